@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs the Debian 12 packages cloudaware_exporter needs, and only those.
+# Idempotent: when everything is present it changes nothing and needs no
+# network.
+#   deploy/install-deps.sh           build and test (the default)
+#   deploy/install-deps.sh --build   build only
+#   deploy/install-deps.sh --runtime what the built binary needs to run
+set -eu
+
+build="g++ cmake make pkg-config ca-certificates
+  prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev"
+# openssl makes the throwaway certificates, curl drives the demo, prometheus
+# brings promtool, clang-format checks the formatting.
+test="googletest libgtest-dev libgmock-dev openssl curl prometheus clang-format"
+runtime="ca-certificates libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
+  libcpp-httplib0.11 libyaml-cpp0.7 libssl3"
+
+case "${1:-}" in
+  "") want="$build $test" ;;
+  --build) want="$build" ;;
+  --runtime) want="$runtime" ;;
+  *) echo "usage: $0 [--build|--runtime]" >&2; exit 2 ;;
+esac
+
+missing=""
+for pkg in $want; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing"
+as_root=""
+[ "$(id -u)" -eq 0 ] || as_root="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$as_root apt-get update -qq
+# shellcheck disable=SC2086
+$as_root apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,854 @@
+#include "exporter/config.h"
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <initializer_list>
+#include <map>
+#include <sstream>
+
+#include "exporter/duration.h"
+
+namespace cloudaware_exporter {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr size_t kMaxConfigBytes = 16 << 20;
+// A secret file is a few dozen bytes; the limit stops a mistaken path such
+// as /dev/zero from hanging the exporter.
+constexpr size_t kMaxSecretBytes = 64 << 10;
+constexpr milliseconds kMinInterval{1000};
+
+// The exporter's own metrics (SPEC.md), with the series names the histogram
+// adds, so that a configured metric cannot collide with them.
+constexpr auto kOwnMetrics = std::to_array<std::string_view>({
+    "cloudaware_up",
+    "cloudaware_token_requests_total",
+    "cloudaware_token_last_success_timestamp_seconds",
+    "cloudaware_token_valid",
+    "cloudaware_api_requests_total",
+    "cloudaware_api_request_duration_seconds",
+    "cloudaware_api_request_duration_seconds_bucket",
+    "cloudaware_api_request_duration_seconds_sum",
+    "cloudaware_api_request_duration_seconds_count",
+    "cloudaware_api_daily_requests_limit",
+    "cloudaware_api_daily_requests_used",
+    "cloudaware_query_success",
+    "cloudaware_query_duration_seconds",
+    "cloudaware_query_last_success_timestamp_seconds",
+    "cloudaware_query_errors_total",
+    "cloudaware_query_series",
+});
+
+// Reads at most `limit` bytes. Returns the problem (strerror text), or
+// nullopt on success.
+std::optional<std::string> ReadFile(const std::string& path, size_t limit,
+                                    std::string* content) {
+  errno = 0;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return std::strerror(errno);
+  content->clear();
+  char buf[8192];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+    content->append(buf, n);
+    if (content->size() > limit) {
+      std::fclose(f);
+      return "larger than " + std::to_string(limit) + " bytes";
+    }
+  }
+  // Reading a directory fails here (EISDIR), not in fopen.
+  int error = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (error != 0) return std::strerror(error);
+  return std::nullopt;
+}
+
+// A value echoed in a message: quoted, on one line, and short, since the
+// input may be arbitrary bytes.
+std::string Quote(std::string_view s) {
+  constexpr size_t kMax = 80;
+  std::string out = "'";
+  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out + "'";
+}
+
+bool IsName(std::string_view s, bool allow_colon) {
+  auto first = [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (allow_colon && c == ':');
+  };
+  if (s.empty() || !first(s[0])) return false;
+  return std::all_of(s.begin() + 1, s.end(), [&](char c) {
+    return first(c) || (c >= '0' && c <= '9');
+  });
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Records where the first non-empty node of a document starts.
+class FirstContent : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> mark;
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Note(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Note(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Note(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Note(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Note(const YAML::Mark& m) {
+    if (!mark) mark = m;
+  }
+};
+
+// Where a second document with content starts, if there is one. Not
+// YAML::LoadAll(): in yaml-cpp 0.7 it loops forever, allocating, on inputs
+// such as "," (jbeder/yaml-cpp#1040, fixed upstream by #1319). A second
+// document that is only null is how that bug shows up here, so it is
+// ignored.
+std::optional<YAML::Mark> SecondDocument(const std::string& yaml) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  FirstContent first, second;
+  if (!parser.HandleNextDocument(first)) return std::nullopt;
+  if (!parser.HandleNextDocument(second)) return std::nullopt;
+  return second.mark;
+}
+
+std::string KindName(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return "a string";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
+  }
+}
+
+std::string Child(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string Index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+// A node and its path in the document, for messages.
+struct Item {
+  YAML::Node node;
+  std::string path;
+};
+
+// A mapping whose keys have been checked.
+struct Mapping {
+  struct Entry {
+    std::string key;
+    YAML::Node key_node;
+    Item value;
+  };
+  Item item;
+  std::vector<Entry> entries;
+
+  // Absent and null (`key:` with nothing after it) are the same.
+  std::optional<Item> Get(std::string_view key) const {
+    for (const auto& e : entries) {
+      if (e.key == key && !e.value.node.IsNull()) return e.value;
+    }
+    return std::nullopt;
+  }
+};
+
+class Parser {
+ public:
+  Parser(const std::string& file, const EnvLookup& env)
+      : file_(file), env_(env) {}
+
+  Config Parse(std::string_view yaml);
+
+ private:
+  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& path,
+                         const std::string& problem) const;
+  [[noreturn]] void Fail(const Item& item, const std::string& problem) const {
+    Fail(item.node.Mark(), item.path, problem);
+  }
+
+  // `known` empty: any key is allowed (label maps).
+  Mapping Map(const Item& item, std::initializer_list<std::string_view> known,
+              const std::string& what = "a mapping") const;
+  std::vector<Item> List(const Item& item, const std::string& what) const;
+  Item Required(const Mapping& m, std::string_view key) const;
+
+  std::string String(const Item& item) const;
+  std::string NonEmpty(const Item& item) const;
+  std::string ExpandEnv(const Item& item) const;
+  milliseconds Duration(const Item& item, milliseconds min) const;
+  size_t OneOf(const Item& item,
+               std::initializer_list<std::string_view> choices) const;
+  std::string Url(const Item& item, bool port_required,
+                  std::string* host = nullptr) const;
+  std::string ResolvePath(const std::string& path) const;
+
+  CloudawareConfig ParseCloudaware(const Item& item);
+  void ParseSecret(const Mapping& m, CloudawareConfig& c);
+  QueryConfig ParseQuery(const Item& item, const Config& config);
+  MetricConfig ParseMetric(const Item& item, const QueryConfig& query);
+  std::string LabelName(const Item& item, const std::string& name,
+                        std::string_view hint = "") const;
+
+  const std::string& file_;
+  const EnvLookup& env_;
+  // Scrubbed from every message, in case the secret also reached another
+  // field through an alias or a shared environment variable.
+  std::vector<std::string> secrets_;
+  std::map<std::string, std::string> query_paths_;   // name -> path
+  std::map<std::string, std::string> metric_paths_;  // name -> path
+};
+
+void Parser::Fail(const YAML::Mark& mark, const std::string& path,
+                  const std::string& problem) const {
+  std::string msg = file_;
+  if (!mark.is_null()) {
+    msg += ":" + std::to_string(mark.line + 1) + ":" +
+           std::to_string(mark.column + 1);
+  }
+  msg += ": ";
+  if (!path.empty()) msg += path + ": ";
+  msg += problem;
+  for (const auto& secret : secrets_) {
+    if (secret.empty()) continue;
+    for (size_t at = msg.find(secret); at != std::string::npos;
+         at = msg.find(secret, at + 8)) {
+      msg.replace(at, secret.size(), "<secret>");
+    }
+  }
+  throw ConfigError(msg);
+}
+
+Mapping Parser::Map(const Item& item,
+                    std::initializer_list<std::string_view> known,
+                    const std::string& what) const {
+  if (!item.node.IsMap()) {
+    Fail(item, "must be " + what + ", got " + KindName(item.node));
+  }
+  Mapping m{item, {}};
+  for (const auto& pair : item.node) {
+    const YAML::Node& key = pair.first;
+    if (!key.IsScalar()) {
+      Fail(key.Mark(), item.path,
+           "keys must be plain strings, got " + KindName(key));
+    }
+    std::string name = key.Scalar();
+    std::string path = Child(item.path, name);
+    if (known.size() > 0 &&
+        std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string names;
+      for (auto k : known)
+        names += (names.empty() ? "" : ", ") + std::string(k);
+      Fail(key.Mark(), path,
+           "unknown key " + Quote(name) + " (known: " + names + ")");
+    }
+    for (const auto& e : m.entries) {
+      if (e.key == name) Fail(key.Mark(), path, "duplicate key " + Quote(name));
+    }
+    m.entries.push_back({name, key, Item{pair.second, path}});
+  }
+  return m;
+}
+
+std::vector<Item> Parser::List(const Item& item,
+                               const std::string& what) const {
+  if (!item.node.IsSequence()) {
+    Fail(item, "must be " + what + ", got " + KindName(item.node));
+  }
+  std::vector<Item> out;
+  for (size_t i = 0; i < item.node.size(); ++i) {
+    out.push_back({item.node[i], Index(item.path, i)});
+  }
+  return out;
+}
+
+Item Parser::Required(const Mapping& m, std::string_view key) const {
+  if (auto v = m.Get(key)) return *v;
+  Fail(m.item.node.Mark(), Child(m.item.path, key), "is required");
+}
+
+std::string Parser::String(const Item& item) const {
+  if (!item.node.IsScalar()) {
+    Fail(item, "must be a string, got " + KindName(item.node));
+  }
+  return ExpandEnv(item);
+}
+
+std::string Parser::NonEmpty(const Item& item) const {
+  std::string s = String(item);
+  if (s.empty()) Fail(item, "must not be empty");
+  return s;
+}
+
+// Messages here never quote the text itself: it may be the client secret.
+std::string Parser::ExpandEnv(const Item& item) const {
+  const std::string& in = item.node.Scalar();
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '$' || i + 1 == in.size()) {
+      out += in[i];
+    } else if (in[i + 1] == '$') {
+      out += '$';
+      ++i;
+    } else if (in[i + 1] == '{') {
+      size_t end = in.find('}', i + 2);
+      if (end == std::string::npos) {
+        Fail(item, "'${' without a closing '}' (write $$ for a literal $)");
+      }
+      std::string name = in.substr(i + 2, end - i - 2);
+      if (!IsName(name, false)) {
+        Fail(item,
+             "'${...}' must hold an environment variable name such as "
+             "${CLOUDAWARE_CLIENT_ID} (write $$ for a literal $)");
+      }
+      std::optional<std::string> value = env_(name);
+      if (!value) Fail(item, "environment variable " + name + " is not set");
+      out += *value;
+      i = end;
+    } else {
+      out += '$';
+    }
+  }
+  return out;
+}
+
+milliseconds Parser::Duration(const Item& item, milliseconds min) const {
+  std::string s = String(item);
+  std::optional<milliseconds> d = ParseDuration(s);
+  if (!d) {
+    Fail(item, "must be a duration such as 30s, 5m or 1h, got " + Quote(s));
+  }
+  if (*d < min) {
+    Fail(item, "must be at least " + FormatDuration(min) + ", got " + Quote(s));
+  }
+  return *d;
+}
+
+size_t Parser::OneOf(const Item& item,
+                     std::initializer_list<std::string_view> choices) const {
+  std::string s = String(item);
+  auto it = std::find(choices.begin(), choices.end(), s);
+  if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
+  std::string names;
+  for (auto c : choices)
+    names += (names.empty() ? "" : " or ") + std::string(c);
+  Fail(item, "must be " + names + ", got " + Quote(s));
+}
+
+// http(s)://host[:port] with an optional trailing slash, which is dropped.
+std::string Parser::Url(const Item& item, bool port_required,
+                        std::string* host_out) const {
+  std::string s = String(item);
+  std::string_view rest = s;
+  std::string scheme;
+  for (std::string_view prefix : {"https://", "http://"}) {
+    if (rest.starts_with(prefix)) {
+      scheme = prefix;
+      rest.remove_prefix(prefix.size());
+    }
+  }
+  if (scheme.empty()) {
+    Fail(item, "must start with https:// or http://, got " + Quote(s));
+  }
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  // Before anything echoes the URL: user:password@ would be a credential.
+  if (rest.find('@') != std::string_view::npos) {
+    Fail(item, "must not contain user credentials");
+  }
+  if (rest.find_first_of("/?#") != std::string_view::npos) {
+    Fail(item,
+         "must be just scheme://host[:port], without a path, query or "
+         "fragment, got " +
+             Quote(s));
+  }
+  std::string_view host = rest;
+  std::optional<std::string_view> port;
+  size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos &&
+      rest.find(']', colon) == std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  bool host_ok = !host.empty();
+  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  for (char c : bracketed ? host.substr(1, host.size() - 2) : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+              (bracketed && c == ':');
+    host_ok = host_ok && ok;
+  }
+  if (!host_ok) Fail(item, "has no valid host, got " + Quote(s));
+  if (port && (!IsDigits(*port) || port->size() > 5 ||
+               std::stoi(std::string(*port)) < 1 ||
+               std::stoi(std::string(*port)) > 65535)) {
+    Fail(item, "has an invalid port, got " + Quote(s));
+  }
+  if (port_required && !port) {
+    Fail(item,
+         "must include a port, such as http://proxy.example.com:3128, got " +
+             Quote(s));
+  }
+  if (host_out != nullptr) {
+    host_out->clear();
+    for (char c : host) {
+      *host_out +=
+          static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return scheme + std::string(rest);
+}
+
+std::string Parser::ResolvePath(const std::string& path) const {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(file_).parent_path() / p).string();
+}
+
+Config Parser::Parse(std::string_view yaml) {
+  YAML::Node root;
+  std::optional<YAML::Mark> second;
+  try {
+    root = YAML::Load(std::string(yaml));
+    second = SecondDocument(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    Fail(e.mark, "", "YAML syntax error: " + e.msg);
+  }
+  if (root.IsNull()) {
+    Fail(YAML::Mark::null_mark(), "",
+         "the config is empty; it needs at least cloudaware and queries");
+  }
+  if (second) Fail(*second, "", "must hold a single YAML document");
+  Mapping top = Map({root, ""}, {"cloudaware", "defaults", "queries"},
+                    "a mapping with the keys cloudaware, defaults and queries");
+
+  Config config;
+  config.file = file_;
+  config.cloudaware = ParseCloudaware(Required(top, "cloudaware"));
+  if (auto defaults = top.Get("defaults")) {
+    Mapping m = Map(*defaults, {"interval", "stale_after"});
+    if (auto v = m.Get("interval")) {
+      config.default_interval = Duration(*v, kMinInterval);
+    }
+    if (auto v = m.Get("stale_after")) {
+      config.default_stale_after = Duration(*v, kMinInterval);
+    }
+  }
+  Item queries = Required(top, "queries");
+  std::vector<Item> items = List(queries, "a list of queries");
+  if (items.empty()) Fail(queries, "must list at least one query");
+  for (const Item& item : items) {
+    config.queries.push_back(ParseQuery(item, config));
+  }
+  return config;
+}
+
+CloudawareConfig Parser::ParseCloudaware(const Item& item) {
+  Mapping m =
+      Map(item, {"url", "client_id", "client_secret", "client_secret_file",
+                 "client_auth", "api_version", "request_timeout",
+                 "max_concurrency", "batching", "tls", "proxy_url"});
+  CloudawareConfig c;
+  // First, so that every later message can be scrubbed of the secret.
+  ParseSecret(m, c);
+
+  Item url = Required(m, "url");
+  std::string host;
+  c.url = Url(url, false, &host);
+  // Salesforce serves the client credentials flow only on My Domain hosts;
+  // the generic login hosts answer every token request with an error.
+  if (host == "login.salesforce.com" || host == "test.salesforce.com" ||
+      host.ends_with(".salesforce-setup.com") ||
+      host.ends_with(".lightning.force.com")) {
+    Fail(url, host +
+                  " does not work here: the client credentials flow only "
+                  "works on the org's My Domain URL (Setup → My Domain), "
+                  "e.g. https://acme.my.salesforce.com");
+  }
+
+  c.client_id = NonEmpty(Required(m, "client_id"));
+  if (auto v = m.Get("client_auth")) {
+    c.client_auth = OneOf(*v, {"body", "basic"}) == 0 ? ClientAuth::kBody
+                                                      : ClientAuth::kBasic;
+  }
+  if (auto v = m.Get("api_version")) {
+    std::string s = String(*v);
+    std::string_view version = s;
+    if (version.starts_with('v')) version.remove_prefix(1);
+    size_t dot = version.find('.');
+    if (dot == std::string_view::npos || !IsDigits(version.substr(0, dot)) ||
+        !IsDigits(version.substr(dot + 1))) {
+      Fail(*v, "must be an API version such as 66.0, got " + Quote(s));
+    }
+    c.api_version = version;
+  }
+  if (auto v = m.Get("request_timeout")) {
+    c.request_timeout = Duration(*v, milliseconds(1));
+  }
+  if (auto v = m.Get("max_concurrency")) {
+    std::string s = String(*v);
+    int n = IsDigits(s) && s.size() <= 4 ? std::stoi(s) : 0;
+    if (n < 1 || n > 64) {
+      Fail(*v, "must be an integer from 1 to 64, got " + Quote(s));
+    }
+    c.max_concurrency = n;
+  }
+  if (auto v = m.Get("batching")) {
+    c.batching = OneOf(*v, {"none", "composite"}) == 0 ? Batching::kNone
+                                                       : Batching::kComposite;
+  }
+  if (auto v = m.Get("tls")) {
+    Mapping tls = Map(*v, {"ca_file", "insecure_skip_verify"});
+    if (auto ca = tls.Get("ca_file")) {
+      std::string path = String(*ca);
+      if (!path.empty()) {
+        c.tls.ca_file = ResolvePath(path);
+        std::string pem;
+        if (auto err = ReadFile(c.tls.ca_file, kMaxConfigBytes, &pem)) {
+          Fail(*ca, "cannot read CA file " + c.tls.ca_file + ": " + *err);
+        }
+      }
+    }
+    if (auto skip = tls.Get("insecure_skip_verify")) {
+      std::string s = String(*skip);
+      if (s == "true" || s == "True" || s == "TRUE") {
+        c.tls.insecure_skip_verify = true;
+      } else if (s != "false" && s != "False" && s != "FALSE") {
+        Fail(*skip, "must be true or false, got " + Quote(s));
+      }
+    }
+  }
+  if (auto v = m.Get("proxy_url")) {
+    if (!String(*v).empty()) c.proxy_url = Url(*v, true);
+  }
+  return c;
+}
+
+void Parser::ParseSecret(const Mapping& m, CloudawareConfig& c) {
+  std::optional<Item> inline_secret = m.Get("client_secret");
+  std::optional<Item> file = m.Get("client_secret_file");
+  if (inline_secret && file) {
+    Fail(*file, "set either client_secret or client_secret_file, not both");
+  }
+  if (!inline_secret && !file) {
+    Fail(m.item.node.Mark(), Child(m.item.path, "client_secret"),
+         "is required (or client_secret_file)");
+  }
+  if (inline_secret) {
+    // String() and NonEmpty() never echo the value.
+    c.client_secret = Secret(NonEmpty(*inline_secret));
+    secrets_.push_back(c.client_secret.Reveal());
+    return;
+  }
+  c.client_secret_file = ResolvePath(NonEmpty(*file));
+  std::string content;
+  if (auto err = ReadFile(c.client_secret_file, kMaxSecretBytes, &content)) {
+    Fail(*file,
+         "cannot read secret file " + c.client_secret_file + ": " + *err);
+  }
+  // Files written by `echo` or editors end in a newline that is not part of
+  // the secret.
+  content.erase(content.find_last_not_of(" \t\r\n\f\v") + 1);
+  if (content.empty()) {
+    Fail(*file, "secret file " + c.client_secret_file + " is empty");
+  }
+  secrets_.push_back(content);
+  c.client_secret = Secret(std::move(content));
+}
+
+QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
+  Mapping m = Map(item, {"name", "soql", "interval", "stale_after", "metrics"});
+  QueryConfig q;
+  Item name = Required(m, "name");
+  q.name = String(name);
+  if (!IsName(q.name, false)) {
+    Fail(name, "must match [a-zA-Z_][a-zA-Z0-9_]*, got " + Quote(q.name));
+  }
+  auto [seen, fresh] = query_paths_.emplace(q.name, item.path);
+  if (!fresh) {
+    Fail(name, "duplicate query name " + Quote(q.name) + " (also at " +
+                   seen->second + ")");
+  }
+  q.soql = NonEmpty(Required(m, "soql"));
+
+  std::optional<Item> interval = m.Get("interval");
+  std::optional<Item> stale_after = m.Get("stale_after");
+  q.interval =
+      interval ? Duration(*interval, kMinInterval) : config.default_interval;
+  q.stale_after = stale_after ? Duration(*stale_after, kMinInterval)
+                              : config.default_stale_after;
+  if (q.stale_after < q.interval) {
+    // Point at the setting the user most likely has to change.
+    Item at = stale_after ? *stale_after : interval ? *interval : item;
+    Fail(at, "stale_after (" + FormatDuration(q.stale_after) +
+                 (stale_after ? "" : ", from defaults") +
+                 ") must not be shorter than interval (" +
+                 FormatDuration(q.interval) +
+                 (interval ? "" : ", from defaults") + ")");
+  }
+
+  Item metrics = Required(m, "metrics");
+  std::vector<Item> items = List(metrics, "a list of metrics");
+  if (items.empty()) Fail(metrics, "must list at least one metric");
+  for (const Item& metric : items) q.metrics.push_back(ParseMetric(metric, q));
+  return q;
+}
+
+MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
+  Mapping m = Map(item, {"name", "help", "value", "labels", "const_labels"});
+  MetricConfig metric;
+  Item name = Required(m, "name");
+  metric.name = String(name);
+  if (!IsName(metric.name, true)) {
+    Fail(name, "invalid metric name " + Quote(metric.name) +
+                   ": must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+  }
+  if (metric.name.starts_with("cloudaware_exporter_") ||
+      std::find(kOwnMetrics.begin(), kOwnMetrics.end(), metric.name) !=
+          kOwnMetrics.end()) {
+    Fail(name, Quote(metric.name) +
+                   " is reserved for the exporter's own metrics; pick "
+                   "another name");
+  }
+  if (metric.name.starts_with("process_")) {
+    Fail(name, Quote(metric.name) +
+                   " is reserved: process_ metrics describe the exporter "
+                   "process; pick another name");
+  }
+  auto [seen, fresh] = metric_paths_.emplace(metric.name, item.path);
+  if (!fresh) {
+    Fail(name, "duplicate metric name " + Quote(metric.name) + " (also at " +
+                   seen->second + ")");
+  }
+
+  metric.help = "Result of the " + query.name + " query.";
+  if (auto v = m.Get("help")) {
+    std::string help = String(*v);
+    if (!help.empty()) metric.help = help;
+  }
+  if (auto v = m.Get("value")) {
+    metric.value = String(*v);
+    if (metric.value.empty()) {
+      Fail(*v,
+           "must not be empty; omit value to export the row count "
+           "(totalSize)");
+    }
+  }
+
+  std::map<std::string, std::string> label_paths;  // label name -> path
+  auto add_label = [&](const Item& at, const std::string& label) {
+    auto [other, added] = label_paths.emplace(label, at.path);
+    if (!added) {
+      Fail(at, "duplicate label name " + Quote(label) + " (also at " +
+                   other->second + ")");
+    }
+  };
+  if (auto labels = m.Get("labels")) {
+    if (labels->node.IsSequence()) {
+      for (const Item& column : List(*labels, "a list")) {
+        std::string label = LabelName(
+            column, String(column),
+            "; to export a column under another name, write labels as a "
+            "mapping {label: column}");
+        add_label(column, label);
+        metric.labels.emplace_back(label, label);
+      }
+    } else if (labels->node.IsMap()) {
+      for (const auto& e : Map(*labels, {}).entries) {
+        Item key{e.key_node, e.value.path};
+        std::string label = LabelName(key, e.key);
+        add_label(key, label);
+        metric.labels.emplace_back(label, NonEmpty(e.value));
+      }
+    } else {
+      Fail(*labels,
+           "must be a list of result columns or a mapping of "
+           "label: column, got " +
+               KindName(labels->node));
+    }
+  }
+  if (auto const_labels = m.Get("const_labels")) {
+    Mapping cl = Map(*const_labels, {}, "a mapping of label: value");
+    for (const auto& e : cl.entries) {
+      Item key{e.key_node, e.value.path};
+      std::string label = LabelName(key, e.key);
+      add_label(key, label);
+      if (e.value.node.IsNull()) Fail(e.value, "must not be empty");
+      metric.const_labels.emplace_back(label, NonEmpty(e.value));
+    }
+    std::sort(metric.const_labels.begin(), metric.const_labels.end());
+  }
+  return metric;
+}
+
+std::string Parser::LabelName(const Item& item, const std::string& name,
+                              std::string_view hint) const {
+  if (!IsName(name, false)) {
+    Fail(item, "invalid label name " + Quote(name) +
+                   ": must match [a-zA-Z_][a-zA-Z0-9_]*" + std::string(hint));
+  }
+  if (name.starts_with("__")) {
+    Fail(item, "invalid label name " + Quote(name) +
+                   ": names starting with __ are reserved for Prometheus");
+  }
+  return name;
+}
+
+// For RedactedYaml: ExpandEnv reads "$$" back as "$".
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '$' ? std::string("$$") : std::string(1, c);
+  return out;
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const Secret& secret) {
+  return os << secret.ToString();
+}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+Config LoadConfig(const std::string& path, const EnvLookup& env) {
+  std::string yaml;
+  if (auto err = ReadFile(path, kMaxConfigBytes, &yaml)) {
+    throw ConfigError(path + ": cannot read config file: " + *err);
+  }
+  return ParseConfig(yaml, path, env);
+}
+
+Config ParseConfig(std::string_view yaml, const std::string& file_name,
+                   const EnvLookup& env) {
+  Parser parser(file_name, env);
+  try {
+    return parser.Parse(yaml);
+  } catch (const YAML::Exception& e) {
+    // The parser only reads nodes it has checked; this is a safety net so
+    // that no input can get past the ConfigError contract.
+    throw ConfigError(file_name + ": cannot read the YAML: " + e.msg);
+  }
+}
+
+std::string RedactedYaml(const Config& config) {
+  const CloudawareConfig& c = config.cloudaware;
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "cloudaware" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "url" << YAML::Value << Escape(c.url);
+  out << YAML::Key << "client_id" << YAML::Value << Escape(c.client_id);
+  if (c.client_secret_file.empty()) {
+    out << YAML::Key << "client_secret" << YAML::Value
+        << c.client_secret.ToString();
+  } else {
+    out << YAML::Key << "client_secret_file" << YAML::Value
+        << Escape(c.client_secret_file);
+  }
+  out << YAML::Key << "client_auth" << YAML::Value
+      << (c.client_auth == ClientAuth::kBody ? "body" : "basic");
+  out << YAML::Key << "api_version" << YAML::Value << YAML::DoubleQuoted
+      << c.api_version;
+  out << YAML::Key << "request_timeout" << YAML::Value
+      << FormatDuration(c.request_timeout);
+  out << YAML::Key << "max_concurrency" << YAML::Value << c.max_concurrency;
+  out << YAML::Key << "batching" << YAML::Value
+      << (c.batching == Batching::kNone ? "none" : "composite");
+  out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "ca_file" << YAML::Value << Escape(c.tls.ca_file);
+  out << YAML::Key << "insecure_skip_verify" << YAML::Value
+      << YAML::TrueFalseBool << c.tls.insecure_skip_verify;
+  out << YAML::EndMap;
+  out << YAML::Key << "proxy_url" << YAML::Value << Escape(c.proxy_url);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "defaults" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "interval" << YAML::Value
+      << FormatDuration(config.default_interval);
+  out << YAML::Key << "stale_after" << YAML::Value
+      << FormatDuration(config.default_stale_after);
+  out << YAML::EndMap;
+
+  auto label_map = [&](const char* key, const auto& pairs) {
+    if (pairs.empty()) return;
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, value] : pairs) {
+      out << YAML::Key << name << YAML::Value << Escape(value);
+    }
+    out << YAML::EndMap;
+  };
+  out << YAML::Key << "queries" << YAML::Value << YAML::BeginSeq;
+  for (const QueryConfig& q : config.queries) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << Escape(q.name);
+    out << YAML::Key << "soql" << YAML::Value << Escape(q.soql);
+    out << YAML::Key << "interval" << YAML::Value << FormatDuration(q.interval);
+    out << YAML::Key << "stale_after" << YAML::Value
+        << FormatDuration(q.stale_after);
+    out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
+    for (const MetricConfig& metric : q.metrics) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "name" << YAML::Value << Escape(metric.name);
+      out << YAML::Key << "help" << YAML::Value << Escape(metric.help);
+      if (!metric.value.empty()) {
+        out << YAML::Key << "value" << YAML::Value << Escape(metric.value);
+      }
+      label_map("labels", metric.labels);
+      label_map("const_labels", metric.const_labels);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace cloudaware_exporter

@@ -1,0 +1,129 @@
+// The exporter's YAML config: its types, the loader that checks it, and a
+// redacted dump of it. main.cc loads it at startup, on SIGHUP, on
+// POST /-/reload and for --config.check; the result is a plain value that
+// is never changed afterwards, so threads may share it read-only.
+#ifndef CLOUDAWARE_EXPORTER_CONFIG_H_
+#define CLOUDAWARE_EXPORTER_CONFIG_H_
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cloudaware_exporter {
+
+// A credential. It prints as "<secret>" so that it cannot end up in logs,
+// error messages or the status page by accident; Reveal() is for the one
+// place that sends it to the API.
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string value) : value_(std::move(value)) {}
+
+  const std::string& Reveal() const { return value_; }
+  bool empty() const { return value_.empty(); }
+  std::string ToString() const { return "<secret>"; }
+
+  friend bool operator==(const Secret&, const Secret&) = default;
+
+ private:
+  std::string value_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Secret& secret);
+
+struct TlsConfig {
+  std::string ca_file;  // resolved against the config file's directory
+  bool insecure_skip_verify = false;
+};
+
+// Where client_id and client_secret go in the token request: form fields in
+// the body, or an HTTP Basic Authorization header.
+enum class ClientAuth { kBody, kBasic };
+
+// kComposite sends up to 5 queries in one composite API call.
+enum class Batching { kNone, kComposite };
+
+struct CloudawareConfig {
+  std::string url;  // scheme://host[:port], no trailing slash
+  std::string client_id;
+  Secret client_secret;
+  // When the secret came from a file: its path, resolved against the config
+  // file's directory. Empty when the secret was given inline.
+  std::string client_secret_file;
+  ClientAuth client_auth = ClientAuth::kBody;
+  std::string api_version = "66.0";  // without the "v"
+  std::chrono::milliseconds request_timeout{120000};
+  int max_concurrency = 4;
+  Batching batching = Batching::kNone;
+  TlsConfig tls;
+  std::string proxy_url;  // empty, or http(s)://host:port
+};
+
+struct MetricConfig {
+  std::string name;
+  std::string help;
+  // The result column holding the value; empty: the value is the query's
+  // totalSize (SELECT COUNT()).
+  std::string value;
+  // Label name -> result column, in config order.
+  std::vector<std::pair<std::string, std::string>> labels;
+  // Label name -> fixed value, sorted by name.
+  std::vector<std::pair<std::string, std::string>> const_labels;
+};
+
+struct QueryConfig {
+  std::string name;
+  std::string soql;
+  // Always set: from the query, or else from the defaults section.
+  std::chrono::milliseconds interval{0};
+  std::chrono::milliseconds stale_after{0};
+  std::vector<MetricConfig> metrics;
+};
+
+struct Config {
+  std::string file;  // the file it was loaded from, as given
+  CloudawareConfig cloudaware;
+  std::chrono::milliseconds default_interval{300000};
+  std::chrono::milliseconds default_stale_after{900000};
+  std::vector<QueryConfig> queries;
+};
+
+// The message is complete and fit for users, one line:
+// "<file>:<line>:<column>: <path>: <problem>", for example
+// "exporter.yml:12:16: queries[0].metrics[1].value: must not be empty".
+// It never contains a secret.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Resolves ${VAR} in config values. Tests pass a fake.
+using EnvLookup =
+    std::function<std::optional<std::string>(const std::string& name)>;
+
+// The process environment (getenv).
+EnvLookup ProcessEnv();
+
+// Reads and checks the config file. Throws ConfigError on the first problem.
+Config LoadConfig(const std::string& path, const EnvLookup& env = ProcessEnv());
+
+// Checks config text; file_name is used in messages, and relative paths in
+// the config (client_secret_file, tls.ca_file) are resolved against its
+// directory. Reads the secret file. Throws ConfigError on the first problem.
+Config ParseConfig(std::string_view yaml, const std::string& file_name,
+                   const EnvLookup& env);
+
+// The effective config (defaults filled in) as YAML, with the client secret
+// shown as "<secret>"; a secret file appears by its path only. "$" is
+// written as "$$", so the text loads back as the same config.
+std::string RedactedYaml(const Config& config);
+
+}  // namespace cloudaware_exporter
+
+#endif  // CLOUDAWARE_EXPORTER_CONFIG_H_

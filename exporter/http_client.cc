@@ -1,0 +1,222 @@
+#include "exporter/http_client.h"
+
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "exporter/cmdb_client.h"
+
+namespace cloudaware_exporter {
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+// Idle connections kept per host; more are closed after use.
+constexpr size_t kMaxIdlePerHost = 8;
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// NO_PROXY entries: "host", ".suffix", "*" (everything).
+bool Bypass(const std::vector<std::string>& no_proxy, const std::string& host) {
+  std::string h = Lower(host);
+  for (const std::string& entry : no_proxy) {
+    if (entry == "*" || entry == h) return true;
+    std::string suffix = entry[0] == '.' ? entry : "." + entry;
+    if (h.size() > suffix.size() && h.ends_with(suffix)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Url::Base() const { return scheme + "://" + host + ":" + std::to_string(port); }
+
+std::optional<Url> ParseUrl(const std::string& url) {
+  Url u;
+  size_t sep = url.find("://");
+  if (sep == std::string::npos) return std::nullopt;
+  u.scheme = Lower(url.substr(0, sep));
+  if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
+  std::string rest = url.substr(sep + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  size_t at = rest.rfind('@');
+  if (at != std::string::npos) rest = rest.substr(at + 1);  // userinfo is not ours to send
+  size_t colon = rest.rfind(':');
+  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+    std::string port = rest.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::nullopt;
+    }
+    u.port = std::stoi(port);
+    rest = rest.substr(0, colon);
+  } else {
+    u.port = u.scheme == "https" ? 443 : 80;
+  }
+  if (rest.empty() || u.port < 1 || u.port > 65535) return std::nullopt;
+  u.host = rest;
+  return u;
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3);
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string HttpResponse::Header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (Lower(k) == Lower(name)) return v;
+  }
+  return "";
+}
+
+HttpClient::HttpClient(const CloudawareConfig& config, const EnvLookup& env)
+    : read_timeout_(config.request_timeout),
+      ca_file_(config.tls.ca_file),
+      insecure_skip_verify_(config.tls.insecure_skip_verify) {
+  std::string proxy = config.proxy_url;
+  if (proxy.empty()) {
+    for (const char* name : {"HTTPS_PROXY", "https_proxy"}) {
+      if (auto v = env(name); v && !v->empty()) {
+        proxy = *v;
+        break;
+      }
+    }
+    for (const char* name : {"NO_PROXY", "no_proxy"}) {
+      auto v = env(name);
+      if (!v) continue;
+      std::string list = *v;
+      size_t start = 0;
+      while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        std::string item = list.substr(start, comma - start);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (!item.empty()) no_proxy_.push_back(Lower(item));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      break;
+    }
+  }
+  if (!proxy.empty()) {
+    if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;
+    proxy_ = ParseUrl(proxy);
+  }
+}
+
+HttpClient::~HttpClient() { Stop(); }
+
+std::unique_ptr<httplib::Client> HttpClient::Checkout(const Url& base) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) throw CmdbError("network", "the exporter is shutting down");
+    auto& idle = idle_[base.Base()];
+    if (!idle.empty()) {
+      auto client = std::move(idle.back());
+      idle.pop_back();
+      in_flight_.insert(client.get());
+      return client;
+    }
+  }
+  auto client = std::make_unique<httplib::Client>(base.Base());
+  client->set_connection_timeout(kConnectTimeout);
+  client->set_read_timeout(read_timeout_);
+  client->set_write_timeout(read_timeout_);
+  client->set_keep_alive(true);
+  client->set_url_encode(false);  // callers encode; httplib would re-encode '%'
+  if (base.scheme == "https") {
+    client->enable_server_certificate_verification(!insecure_skip_verify_);
+    if (!ca_file_.empty()) client->set_ca_cert_path(ca_file_);
+  }
+  if (proxy_ && !Bypass(no_proxy_, base.host)) client->set_proxy(proxy_->host, proxy_->port);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) throw CmdbError("network", "the exporter is shutting down");
+  in_flight_.insert(client.get());
+  return client;
+}
+
+void HttpClient::Return(const Url& base, std::unique_ptr<httplib::Client> client) {
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_.erase(client.get());
+  auto& idle = idle_[base.Base()];
+  if (!stopped_ && idle.size() < kMaxIdlePerHost) idle.push_back(std::move(client));
+}
+
+HttpResponse HttpClient::Do(const Url& base, const Send& send) {
+  auto client = Checkout(base);
+  auto start = std::chrono::steady_clock::now();
+  httplib::Result res = send(*client);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  if (!res) {
+    httplib::Error err = res.error();
+    std::string what = httplib::to_string(err);
+    if (err == httplib::Error::SSLServerVerification) {
+      long verify = client->get_openssl_verify_result();
+      what = "TLS certificate verification failed for " + base.host + ": " +
+             X509_verify_cert_error_string(verify) +
+             (ca_file_.empty() ? " (system CAs; set cloudaware.tls.ca_file for a private CA)"
+                               : " (CA file " + ca_file_ + ")");
+    }
+    // The connection is in an unknown state: do not reuse it.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_.erase(client.get());
+    }
+    bool timed_out = err == httplib::Error::ConnectionTimeout ||
+                     (err == httplib::Error::Read && elapsed >= read_timeout_);
+    if (timed_out) {
+      throw CmdbError("timeout", base.host + ": no answer within " +
+                                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                        elapsed)
+                                                        .count()) +
+                                     "s (" + what + ")");
+    }
+    throw CmdbError("network", base.Base() + ": " + what);
+  }
+  HttpResponse out{res->status, std::move(res->body), std::move(res->headers)};
+  Return(base, std::move(client));
+  return out;
+}
+
+HttpResponse HttpClient::Get(const Url& base, const std::string& path_and_query,
+                             const httplib::Headers& headers) {
+  return Do(base, [&](httplib::Client& c) { return c.Get(path_and_query.c_str(), headers); });
+}
+
+HttpResponse HttpClient::PostForm(const Url& base, const std::string& path,
+                                  const httplib::Headers& headers, const std::string& body) {
+  return Do(base, [&](httplib::Client& c) {
+    return c.Post(path.c_str(), headers, body, "application/x-www-form-urlencoded");
+  });
+}
+
+HttpResponse HttpClient::PostJson(const Url& base, const std::string& path,
+                                  const httplib::Headers& headers, const std::string& body) {
+  return Do(base, [&](httplib::Client& c) {
+    return c.Post(path.c_str(), headers, body, "application/json");
+  });
+}
+
+void HttpClient::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopped_ = true;
+  for (httplib::Client* c : in_flight_) c->stop();
+  idle_.clear();
+}
+
+}  // namespace cloudaware_exporter

@@ -1,0 +1,82 @@
+// HTTP(S) requests to the CMDB: TLS verification on (system CAs or a CA
+// file), an optional proxy (config or HTTPS_PROXY/NO_PROXY), timeouts, and a
+// pool of keep-alive connections per host. Thread-safe; Stop() from any
+// thread aborts requests in flight so shutdown never waits on a hung API.
+#ifndef CLOUDAWARE_EXPORTER_HTTP_CLIENT_H_
+#define CLOUDAWARE_EXPORTER_HTTP_CLIENT_H_
+
+#include <httplib.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "exporter/config.h"
+
+namespace cloudaware_exporter {
+
+struct Url {
+  std::string scheme;  // http or https
+  std::string host;
+  int port = 0;
+  std::string Base() const;  // scheme://host:port
+};
+// scheme://host[:port][/...]; the path, if any, is ignored.
+std::optional<Url> ParseUrl(const std::string& url);
+
+// Percent-encodes everything but unreserved characters (RFC 3986).
+std::string UrlEncode(const std::string& s);
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  httplib::Headers headers;
+  std::string Header(const std::string& name) const;
+};
+
+class HttpClient {
+ public:
+  // env looks up HTTPS_PROXY, https_proxy, NO_PROXY and no_proxy when
+  // config.proxy_url is empty.
+  HttpClient(const CloudawareConfig& config, const EnvLookup& env);
+  ~HttpClient();
+
+  // Throws CmdbError: code "timeout" when the API did not answer in time,
+  // "network" for every other failure to get a response (its message says
+  // which: connection refused, TLS verification failed, ...).
+  HttpResponse Get(const Url& base, const std::string& path_and_query,
+                   const httplib::Headers& headers);
+  HttpResponse PostForm(const Url& base, const std::string& path,
+                        const httplib::Headers& headers, const std::string& body);
+  HttpResponse PostJson(const Url& base, const std::string& path,
+                        const httplib::Headers& headers, const std::string& body);
+
+  // Aborts requests in flight; later requests fail at once.
+  void Stop();
+
+ private:
+  using Send = std::function<httplib::Result(httplib::Client&)>;
+  HttpResponse Do(const Url& base, const Send& send);
+  std::unique_ptr<httplib::Client> Checkout(const Url& base);
+  void Return(const Url& base, std::unique_ptr<httplib::Client> client);
+
+  std::chrono::milliseconds read_timeout_;
+  std::string ca_file_;
+  bool insecure_skip_verify_;
+  std::optional<Url> proxy_;
+  std::vector<std::string> no_proxy_;
+
+  std::mutex mu_;
+  bool stopped_ = false;
+  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
+  std::set<httplib::Client*> in_flight_;
+};
+
+}  // namespace cloudaware_exporter
+
+#endif  // CLOUDAWARE_EXPORTER_HTTP_CLIENT_H_

@@ -1,0 +1,222 @@
+#include "exporter/poller.h"
+
+#include <algorithm>
+#include <random>
+
+#include "exporter/log.h"
+#include "exporter/samples.h"
+
+namespace cloudaware_exporter {
+namespace {
+
+double UnixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
+               SelfMetrics& metrics)
+    : config_(config), client_(client), collector_(collector), metrics_(metrics) {
+  // Spread the first runs so that many queries do not hit the API at once:
+  // up to a tenth of each interval, at most 10 s, so readiness stays quick.
+  std::mt19937_64 rng(std::random_device{}());
+  auto now = Clock::now();
+  for (const QueryConfig& q : config_.queries) {
+    State s;
+    s.config = &q;
+    auto max_jitter = std::min<std::chrono::milliseconds>(q.interval / 10, std::chrono::seconds(10));
+    s.next_run = now + std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(
+                           0, std::max<int64_t>(0, max_jitter.count()))(rng));
+    states_.push_back(std::move(s));
+  }
+  std::vector<std::string> names;
+  for (const QueryConfig& q : config_.queries) names.push_back(q.name);
+  collector_.SetQueries(names);
+}
+
+Poller::~Poller() { Stop(); }
+
+bool Poller::PollOnce() {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> all_ok{true};
+  auto work = [&] {
+    for (size_t i; (i = next++) < states_.size();) {
+      if (!Run(i)) all_ok = false;
+    }
+  };
+  size_t n = std::min<size_t>(static_cast<size_t>(config_.cloudaware.max_concurrency),
+                              states_.size());
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  ready_ = true;
+  return all_ok;
+}
+
+bool Poller::Run(size_t i) {
+  const QueryConfig& q = *states_[i].config;
+  auto start = Clock::now();
+  auto wall_start = std::chrono::system_clock::now();
+  std::string code, message;
+  size_t rows = 0, series = 0;
+  try {
+    QueryResult result = client_.Query(q.soql);
+    rows = result.records.size();
+    series = collector_.Publish(q.name, ToFamilies(q, result));
+  } catch (const CmdbError& e) {
+    code = e.code();
+    message = e.what();
+  } catch (const std::exception& e) {
+    // Nothing may escape a worker: an unexpected failure is reported like any other.
+    code = "internal";
+    message = e.what();
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  bool ok = code.empty();
+
+  metrics_.SetQueryDuration(q.name, seconds);
+  metrics_.SetQuerySuccess(q.name, ok);
+  if (ok) {
+    metrics_.SetQueryLastSuccess(q.name, UnixSeconds(std::chrono::system_clock::now()));
+    metrics_.SetQuerySeries(q.name, static_cast<double>(series));
+  } else {
+    metrics_.CountQueryError(q.name, code);
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = states_[i];
+  s.ran = true;
+  s.success = ok;
+  s.duration_seconds = seconds;
+  s.last_run_wall = wall_start;
+  if (ok) {
+    s.last_success = Clock::now();
+    s.last_success_wall = std::chrono::system_clock::now();
+    s.rows = rows;
+    s.series = series;
+    s.last_error.clear();
+    if (s.last_logged != "ok") {
+      if (s.last_logged.empty()) {
+        LogDebug("query succeeded", {{"query", q.name}, {"rows", std::to_string(rows)}});
+      } else {
+        LogInfo("query recovered", {{"query", q.name}, {"series", std::to_string(series)}});
+      }
+      s.last_logged = "ok";
+    }
+  } else {
+    s.last_error = code + ": " + message;
+    if (s.last_logged != code) {
+      LogWarn("query failed", {{"query", q.name}, {"error", code}, {"err", message}});
+      s.last_logged = code;
+    }
+    DropIfStaleLocked(s, Clock::now());
+  }
+  return ok;
+}
+
+void Poller::DropIfStaleLocked(State& s, Clock::time_point now) {
+  if (s.success || !s.last_success || s.series == 0) return;
+  if (now - *s.last_success < s.config->stale_after) return;
+  collector_.Drop(s.config->name);
+  metrics_.SetQuerySeries(s.config->name, 0);
+  s.series = 0;
+  LogWarn("dropped stale series", {{"query", s.config->name},
+                                   {"stale_after", std::to_string(s.config->stale_after.count() / 1000) + "s"}});
+}
+
+void Poller::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (scheduler_.joinable()) return;
+  stopping_ = false;
+  size_t n = static_cast<size_t>(config_.cloudaware.max_concurrency);
+  for (size_t i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  scheduler_ = std::thread([this] { SchedulerLoop(); });
+}
+
+void Poller::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  scheduler_cv_.notify_all();
+  worker_cv_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+}
+
+void Poller::SchedulerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    auto now = Clock::now();
+    auto wake = now + std::chrono::hours(1);
+    for (size_t i = 0; i < states_.size(); ++i) {
+      State& s = states_[i];
+      DropIfStaleLocked(s, now);
+      if (!s.success && s.last_success && s.series > 0) {
+        wake = std::min(wake, *s.last_success + s.config->stale_after);
+      }
+      if (s.running) continue;
+      if (s.next_run <= now) {
+        s.running = true;
+        due_.push_back(i);
+        worker_cv_.notify_one();
+      } else {
+        wake = std::min(wake, s.next_run);
+      }
+    }
+    scheduler_cv_.wait_until(lock, wake);
+  }
+}
+
+void Poller::WorkerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    worker_cv_.wait(lock, [this] { return stopping_ || !due_.empty(); });
+    if (stopping_) return;
+    size_t i = due_.front();
+    due_.pop_front();
+    lock.unlock();
+    Run(i);
+    lock.lock();
+    State& s = states_[i];
+    s.running = false;
+    // Keep the cadence: the next run is one interval after the planned one,
+    // or now if a slow run overshot it.
+    s.next_run = std::max(s.next_run + s.config->interval, Clock::now());
+    if (!ready_ && std::all_of(states_.begin(), states_.end(),
+                               [](const State& st) { return st.ran; })) {
+      ready_ = true;
+      LogInfo("first poll cycle finished", {{"queries", std::to_string(states_.size())}});
+    }
+    scheduler_cv_.notify_one();
+  }
+}
+
+std::vector<Poller::QueryStatus> Poller::Status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto now = Clock::now();
+  auto wall_now = std::chrono::system_clock::now();
+  std::vector<QueryStatus> out;
+  for (const State& s : states_) {
+    QueryStatus q;
+    q.name = s.config->name;
+    q.interval = s.config->interval;
+    q.last_run = s.last_run_wall;
+    q.last_success = s.last_success_wall;
+    q.next_run = wall_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                s.next_run - now);
+    q.duration_seconds = s.duration_seconds;
+    q.rows = s.rows;
+    q.series = s.series;
+    q.success = s.success;
+    q.running = s.running;
+    q.last_error = s.last_error;
+    out.push_back(std::move(q));
+  }
+  return out;
+}
+
+}  // namespace cloudaware_exporter

@@ -1,0 +1,105 @@
+// Runs every configured query on its own interval on a background thread,
+// with at most max_concurrency queries in flight (a pool of workers), and
+// publishes each result to the Collector. Scrapes never wait for it.
+//
+// A successful run replaces the query's series; a failed run sets
+// cloudaware_query_success to 0 at once and keeps the last good series until
+// stale_after has passed since the last success, then drops them.
+//
+// PollOnce() runs one cycle on the calling thread's behalf (tests, --once);
+// Start()/Stop() run the schedule. Status() may be called from any thread.
+#ifndef CLOUDAWARE_EXPORTER_POLLER_H_
+#define CLOUDAWARE_EXPORTER_POLLER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "exporter/cmdb_client.h"
+#include "exporter/collector.h"
+#include "exporter/config.h"
+#include "exporter/self_metrics.h"
+
+namespace cloudaware_exporter {
+
+class Poller {
+ public:
+  using WallTime = std::chrono::system_clock::time_point;
+
+  struct QueryStatus {
+    std::string name;
+    std::chrono::milliseconds interval{0};
+    std::optional<WallTime> last_run;
+    std::optional<WallTime> last_success;
+    WallTime next_run;
+    double duration_seconds = 0;
+    size_t rows = 0;
+    size_t series = 0;
+    bool success = false;
+    bool running = false;
+    std::string last_error;  // code and message of the last failure, "" after a success
+  };
+
+  Poller(const Config& config, CmdbClient& client, Collector& collector, SelfMetrics& metrics);
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  // Runs every query once, now; returns false if any failed.
+  bool PollOnce();
+  void Start();
+  // Returns once running queries have finished; abort their requests first
+  // (HttpClient::Stop) to make that prompt.
+  void Stop();
+  // True once every query has run at least once.
+  bool ready() const { return ready_.load(); }
+  std::vector<QueryStatus> Status() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct State {
+    const QueryConfig* config = nullptr;
+    Clock::time_point next_run;
+    bool running = false;
+    bool ran = false;
+    bool success = false;
+    std::optional<Clock::time_point> last_success;
+    std::optional<WallTime> last_run_wall, last_success_wall;
+    double duration_seconds = 0;
+    size_t rows = 0;
+    size_t series = 0;
+    std::string last_error;
+    std::string last_logged;  // "ok" or an error code: log once per change
+  };
+
+  // Runs query i and records the outcome; never throws.
+  bool Run(size_t i);
+  void DropIfStaleLocked(State& s, Clock::time_point now);
+  void SchedulerLoop();
+  void WorkerLoop();
+
+  const Config config_;
+  CmdbClient& client_;
+  Collector& collector_;
+  SelfMetrics& metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable scheduler_cv_;
+  std::condition_variable worker_cv_;
+  std::vector<State> states_;
+  std::deque<size_t> due_;
+  bool stopping_ = false;
+  std::atomic<bool> ready_{false};
+  std::thread scheduler_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace cloudaware_exporter
+
+#endif  // CLOUDAWARE_EXPORTER_POLLER_H_

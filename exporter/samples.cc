@@ -1,0 +1,439 @@
+#include "exporter/samples.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace cloudaware_exporter {
+namespace {
+
+using nlohmann::json;
+
+// Long values and long column lists would turn one log line into a page.
+constexpr size_t kMaxShownChars = 64;
+constexpr size_t kMaxShownColumns = 10;
+
+// A result column as the config names it, split once per metric rather than
+// once per record.
+struct Column {
+  std::string name;
+  std::vector<std::string> path;  // the dotted segments; empty if no dot
+};
+
+Column MakeColumn(const std::string& name) {
+  Column column{name, {}};
+  if (name.find('.') != std::string::npos) {
+    size_t start = 0;
+    while (true) {
+      size_t dot = name.find('.', start);
+      column.path.push_back(name.substr(start, dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+  }
+  return column;
+}
+
+char AsciiLower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return AsciiLower(x) == AsciiLower(y);
+         });
+}
+
+// The API returns an alias spelled as the query wrote it, but SOQL treats
+// aliases (and field names) case-insensitively, so "COUNT(Id) N" must still
+// match a config that says value: n.
+const json* FindKey(const json& object, const std::string& key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  if (it != object.end()) return &*it;
+  for (auto item = object.begin(); item != object.end(); ++item) {
+    if (EqualsIgnoreCase(item.key(), key)) return &*item;
+  }
+  return nullptr;
+}
+
+bool IsAggregateRow(const json& record) {
+  const json* attributes = FindKey(record, "attributes");
+  if (attributes == nullptr) return false;
+  const json* type = FindKey(*attributes, "type");
+  return type != nullptr && type->is_string() &&
+         type->get_ref<const std::string&>() == "AggregateResult";
+}
+
+// The column's value in the record; nullptr when it is absent. A null
+// relationship object (a lookup that is empty, or whose target was deleted)
+// ends the walk with that null, so it reads as a null leaf.
+const json* Find(const json& record, const Column& column) {
+  // Field names and aliases never contain a dot, so a dotted column can only
+  // be a path.
+  if (column.path.empty()) return FindKey(record, column.name);
+  const json* node = FindKey(record, column.path.front());
+  if (node == nullptr) {
+    // Salesforce flattens an unaliased relationship field in GROUP BY to its
+    // leaf name (Account.Name -> "Name"). Only aggregate rows get this
+    // fallback: in a plain row the leaf may be the object's own field.
+    return IsAggregateRow(record) ? FindKey(record, column.path.back())
+                                  : nullptr;
+  }
+  for (size_t i = 1; i < column.path.size(); ++i) {
+    if (node->is_null()) return node;
+    node = FindKey(*node, column.path[i]);
+    if (node == nullptr) return nullptr;
+  }
+  return node;
+}
+
+std::string Truncate(std::string text) {
+  if (text.size() > kMaxShownChars) {
+    text.resize(kMaxShownChars);
+    text += "...";
+  }
+  return text;
+}
+
+std::string Shown(const json& value) {
+  if (value.is_string()) {
+    return "\"" + Truncate(value.get_ref<const std::string&>()) + "\"";
+  }
+  return Truncate(value.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::string ColumnsOf(const json& record) {
+  if (!record.is_object()) return "the record is " + Shown(record);
+  std::string names;
+  size_t count = 0;
+  for (auto item = record.begin(); item != record.end(); ++item) {
+    if (item.key() == "attributes") continue;
+    if (count < kMaxShownColumns) {
+      names += count == 0 ? "" : ", ";
+      names += item.key();
+    }
+    ++count;
+  }
+  if (count == 0) return "it has no columns";
+  if (count > kMaxShownColumns) {
+    names += ", and " + std::to_string(count - kMaxShownColumns) + " more";
+  }
+  return "it has " + names;
+}
+
+[[noreturn]] void Fail(const std::string& message) {
+  throw CmdbError("parse", message);
+}
+
+std::string FormatDouble(double value) {
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, end);
+}
+
+// Label values: numbers must read the same however the API serialised them,
+// so 3.0 and 3 both give "3".
+std::string LabelValue(const json& value) {
+  switch (value.type()) {
+    case json::value_t::string:
+      return value.get_ref<const std::string&>();
+    case json::value_t::null:
+      return std::string();
+    case json::value_t::boolean:
+      return value.get<bool>() ? "true" : "false";
+    case json::value_t::number_integer:
+      return std::to_string(value.get<int64_t>());
+    case json::value_t::number_unsigned:
+      return std::to_string(value.get<uint64_t>());
+    case json::value_t::number_float:
+      return FormatDouble(value.get<double>());
+    default:
+      return std::string();
+  }
+}
+
+bool ParseDigits(std::string_view text, size_t pos, size_t count, int* out) {
+  if (pos + count > text.size()) return false;
+  int value = 0;
+  for (size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    value = value * 10 + (text[i] - '0');
+  }
+  *out = value;
+  return true;
+}
+
+// Salesforce writes datetimes as 2026-01-01T00:00:00.000+0000; other sources
+// (and hand-made test data) use Z or +hh:mm. A Date field is a bare
+// 2026-01-01, taken as midnight UTC. Written by hand because std::chrono::parse
+// is missing from GCC 12 and a regex per record would be too slow.
+std::optional<double> ParseDateTime(std::string_view text) {
+  int year, month, day;
+  if (!ParseDigits(text, 0, 4, &year) || text.size() < 10 || text[4] != '-' ||
+      !ParseDigits(text, 5, 2, &month) || text[7] != '-' ||
+      !ParseDigits(text, 8, 2, &day)) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year{year},
+                                         std::chrono::month(unsigned(month)),
+                                         std::chrono::day(unsigned(day))};
+  if (!date.ok()) return std::nullopt;
+  const double days = static_cast<double>(
+      std::chrono::sys_days(date).time_since_epoch().count());
+  if (text.size() == 10) return days * 86400;
+
+  int hour, minute, second;
+  if (text[10] != 'T' || !ParseDigits(text, 11, 2, &hour) ||
+      text.size() < 19 || text[13] != ':' ||
+      !ParseDigits(text, 14, 2, &minute) || text[16] != ':' ||
+      !ParseDigits(text, 17, 2, &second) || hour > 23 || minute > 59 ||
+      second > 59) {
+    return std::nullopt;
+  }
+  size_t pos = 19;
+  double fraction = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    // One division of whole numbers, so that .125 is exactly 0.125; digits
+    // past nanoseconds cannot show in a double anyway.
+    int64_t units = 0;
+    double scale = 1;
+    const size_t first = ++pos;
+    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos) {
+      if (pos - first < 9) {
+        units = units * 10 + (text[pos] - '0');
+        scale *= 10;
+      }
+    }
+    if (pos == first) return std::nullopt;
+    fraction = static_cast<double>(units) / scale;
+  }
+  int offset_minutes = 0;
+  if (pos < text.size() && text[pos] == 'Z') {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const int sign = text[pos] == '-' ? -1 : 1;
+    int offset_hours, offset_mins;
+    if (!ParseDigits(text, pos + 1, 2, &offset_hours)) return std::nullopt;
+    pos += 3;
+    if (pos < text.size() && text[pos] == ':') ++pos;
+    if (!ParseDigits(text, pos, 2, &offset_mins) || offset_hours > 23 ||
+        offset_mins > 59) {
+      return std::nullopt;
+    }
+    pos += 2;
+    offset_minutes = sign * (offset_hours * 60 + offset_mins);
+  } else {
+    // Without a zone the instant is unknown; guessing UTC would be wrong by
+    // hours without anyone noticing.
+    return std::nullopt;
+  }
+  if (pos != text.size()) return std::nullopt;
+  return days * 86400 + hour * 3600 + minute * 60 + second -
+         offset_minutes * 60 + fraction;
+}
+
+std::optional<double> ParseNumber(std::string_view text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                   value);
+  if (ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// nullopt when the value cannot be a sample.
+std::optional<double> SampleValue(const json& value) {
+  switch (value.type()) {
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      return value.get<double>();
+    case json::value_t::boolean:
+      return value.get<bool>() ? 1.0 : 0.0;
+    case json::value_t::string: {
+      const std::string& text = value.get_ref<const std::string&>();
+      if (auto number = ParseNumber(text)) return number;
+      return ParseDateTime(text);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+// One label of every series of a metric, in the name order the serializer
+// needs. column < 0 marks a constant label.
+struct LabelSlot {
+  std::string name;
+  std::string const_value;
+  int column = -1;
+};
+
+std::string DescribeLabels(const std::vector<prometheus::ClientMetric::Label>&
+                               labels) {
+  std::string text = "{";
+  for (const auto& label : labels) {
+    if (text.size() > 1) text += ",";
+    text += label.name + "=\"" + Truncate(label.value) + "\"";
+  }
+  return text + "}";
+}
+
+// FNV-1a over the label values. Each ends with 0xFF, which UTF-8 text never
+// contains, so that ("ab", "c") and ("a", "bc") hash apart.
+uint64_t HashLabelValues(const prometheus::ClientMetric& series) {
+  uint64_t hash = 14695981039346656037ull;
+  auto add = [&hash](unsigned char byte) {
+    hash = (hash ^ byte) * 1099511628211ull;
+  };
+  for (const auto& label : series.label) {
+    for (char c : label.value) add(static_cast<unsigned char>(c));
+    add(0xff);
+  }
+  return hash;
+}
+
+// Sorting (hash, position) pairs finds duplicates without a key string per
+// series; a hash set of 100,000 keys spends its time on cache misses.
+// Positions with equal hashes are compared in full, so a collision cannot
+// cause a false report.
+void CheckUniqueLabels(const std::string& metric,
+                       const std::vector<prometheus::ClientMetric>& series,
+                       const std::vector<size_t>& record_of) {
+  std::vector<std::pair<uint64_t, size_t>> hashes;
+  hashes.reserve(series.size());
+  for (size_t i = 0; i < series.size(); ++i) {
+    hashes.emplace_back(HashLabelValues(series[i]), i);
+  }
+  std::sort(hashes.begin(), hashes.end());
+  // Of all equal pairs, report the one whose second series comes first: the
+  // earliest record that repeats another, and the record it repeats. Within
+  // a run of equal hashes the positions ascend.
+  std::optional<std::pair<size_t, size_t>> duplicate;
+  auto same = [&](size_t a, size_t b) {
+    return series[hashes[a].second].label == series[hashes[b].second].label;
+  };
+  for (size_t begin = 0, end = 0; begin < hashes.size(); begin = end) {
+    while (end < hashes.size() && hashes[end].first == hashes[begin].first) {
+      ++end;
+    }
+    for (size_t i = begin + 1; i < end; ++i) {
+      if (duplicate && hashes[i].second > duplicate->second) break;
+      size_t j = begin;
+      while (j < i && !same(j, i)) ++j;
+      if (j < i) {
+        duplicate = {hashes[j].second, hashes[i].second};
+        break;
+      }
+    }
+  }
+  if (duplicate) {
+    Fail(metric + ": records " + std::to_string(record_of[duplicate->first]) +
+         " and " + std::to_string(record_of[duplicate->second]) +
+         " give the same labels " +
+         DescribeLabels(series[duplicate->first].label) +
+         "; label the column that tells them apart");
+  }
+}
+
+prometheus::MetricFamily ToFamily(const MetricConfig& metric,
+                                  const QueryResult& result) {
+  prometheus::MetricFamily family{metric.name, metric.help,
+                                  prometheus::MetricType::Gauge, {}};
+
+  // Without a value column the result is SELECT COUNT(): the number is
+  // totalSize and there are no records to take labels from.
+  if (metric.value.empty()) {
+    prometheus::ClientMetric series;
+    for (const auto& [name, value] : metric.const_labels) {
+      series.label.push_back({name, value});
+    }
+    std::sort(series.label.begin(), series.label.end());
+    series.gauge.value = static_cast<double>(result.total_size);
+    family.metric.push_back(std::move(series));
+    return family;
+  }
+
+  std::vector<Column> columns;
+  std::vector<LabelSlot> slots;
+  for (const auto& [name, column] : metric.labels) {
+    slots.push_back({name, "", static_cast<int>(columns.size())});
+    columns.push_back(MakeColumn(column));
+  }
+  for (const auto& [name, value] : metric.const_labels) {
+    slots.push_back({name, value, -1});
+  }
+  std::sort(slots.begin(), slots.end(),
+            [](const LabelSlot& a, const LabelSlot& b) { return a.name < b.name; });
+  const Column value_column = MakeColumn(metric.value);
+
+  family.metric.reserve(result.records.size());
+  std::vector<size_t> record_of;  // series -> record, for error messages
+  record_of.reserve(result.records.size());
+
+  for (size_t index = 0; index < result.records.size(); ++index) {
+    const json& record = result.records[index];
+    // Only built on the error path: this loop runs once per record.
+    auto where = [&] { return metric.name + ": record " + std::to_string(index); };
+
+    const json* raw = Find(record, value_column);
+    if (raw == nullptr) {
+      Fail(where() + " has no column \"" + metric.value + "\" for the value (" +
+           ColumnsOf(record) + ")");
+    }
+    if (raw->is_null()) continue;
+    std::optional<double> value = SampleValue(*raw);
+    if (!value) {
+      Fail(where() + " column \"" + metric.value + "\" is not a number: " +
+           Shown(*raw));
+    }
+
+    prometheus::ClientMetric series;
+    series.gauge.value = *value;
+    series.label.reserve(slots.size());
+    for (const LabelSlot& slot : slots) {
+      if (slot.column < 0) {
+        series.label.push_back({slot.name, slot.const_value});
+      } else {
+        const Column& column = columns[slot.column];
+        const json* found = Find(record, column);
+        if (found != nullptr && (found->is_object() || found->is_array())) {
+          Fail(where() + " column \"" + column.name + "\" for label " +
+               slot.name + " holds an " + found->type_name() +
+               ", not a value: " + Shown(*found));
+        }
+        series.label.push_back(
+            {slot.name, found == nullptr ? std::string() : LabelValue(*found)});
+      }
+    }
+    family.metric.push_back(std::move(series));
+    record_of.push_back(index);
+  }
+  CheckUniqueLabels(metric.name, family.metric, record_of);
+  return family;
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> ToFamilies(const QueryConfig& query,
+                                                 const QueryResult& result) {
+  std::vector<prometheus::MetricFamily> families;
+  families.reserve(query.metrics.size());
+  for (const MetricConfig& metric : query.metrics) {
+    families.push_back(ToFamily(metric, result));
+  }
+  return families;
+}
+
+}  // namespace cloudaware_exporter

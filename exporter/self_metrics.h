@@ -1,0 +1,68 @@
+// The exporter's own metrics (SPEC.md, "Metrics"), kept in one
+// prometheus::Registry. Token, client and poller threads update them through
+// the methods below; scrape threads call Render(). prometheus-cpp's metric
+// types are thread-safe, and the few maps here are guarded by a mutex.
+#ifndef CLOUDAWARE_EXPORTER_SELF_METRICS_H_
+#define CLOUDAWARE_EXPORTER_SELF_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace cloudaware_exporter {
+
+class SelfMetrics {
+ public:
+  SelfMetrics(const std::string& version, const std::string& revision);
+
+  // 1 if the last API interaction (token or query) reached a working API:
+  // network errors, 5xx and refused tokens set 0.
+  void SetUp(bool up);
+  // result: "success", an OAuth error code, "http_<status>" or "network".
+  void CountTokenRequest(const std::string& result, double unix_seconds_now);
+  void SetTokenValid(bool valid);
+  // endpoint: token, query, query_more, limits, composite, ...; code: the
+  // HTTP status, or "network" / "timeout" when there was none.
+  void ObserveApiRequest(const std::string& endpoint, const std::string& code,
+                         double seconds);
+  void SetDailyRequests(int64_t used, int64_t limit);
+
+  void SetQuerySuccess(const std::string& query, bool success);
+  void SetQueryDuration(const std::string& query, double seconds);
+  void SetQueryLastSuccess(const std::string& query, double unix_seconds);
+  void CountQueryError(const std::string& query, const std::string& error);
+  void SetQuerySeries(const std::string& query, double series);
+  // Forgets a query's series (it left the config on reload).
+  void RemoveQuery(const std::string& query);
+
+  // Self and process_* metrics in the text exposition format.
+  std::string Render() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Gauge& up_;
+  prometheus::Family<prometheus::Counter>& token_requests_;
+  prometheus::Gauge& token_last_success_;
+  prometheus::Gauge& token_valid_;
+  prometheus::Family<prometheus::Counter>& api_requests_;
+  prometheus::Family<prometheus::Histogram>& api_duration_;
+  prometheus::Gauge& daily_limit_;
+  prometheus::Gauge& daily_used_;
+  prometheus::Family<prometheus::Gauge>& query_success_;
+  prometheus::Family<prometheus::Gauge>& query_duration_;
+  prometheus::Family<prometheus::Gauge>& query_last_success_;
+  prometheus::Family<prometheus::Counter>& query_errors_;
+  prometheus::Family<prometheus::Gauge>& query_series_;
+  mutable std::mutex mu_;  // guards Remove against concurrent Add
+};
+
+}  // namespace cloudaware_exporter
+
+#endif  // CLOUDAWARE_EXPORTER_SELF_METRICS_H_

@@ -1,0 +1,540 @@
+#include "exporter/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+namespace cloudaware_exporter {
+namespace {
+
+using std::chrono::milliseconds;
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+const std::string kConfigDir = std::string(TESTDATA_DIR) + "/config/";
+constexpr char kSecret[] = "hunter2-SECRET";
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](
+             const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+const EnvLookup kEnv = FakeEnv({
+    {"CLOUDAWARE_CLIENT_ID", "3MVG9exporter"},
+    {"CLOUDAWARE_CLIENT_SECRET", kSecret},
+    {"MAX_CONCURRENCY", "8"},
+});
+
+// The smallest valid config; tests append to or replace parts of it.
+constexpr char kCloudaware[] = R"(cloudaware:
+  url: https://acme.my.salesforce.com
+  client_id: exporter
+  client_secret: hunter2-SECRET
+)";
+constexpr char kQueries[] = R"(queries:
+  - name: aws_ec2_instances
+    soql: SELECT COUNT() FROM CA10__CaAwsInstance__c
+    metrics:
+      - name: cloudaware_aws_ec2_instances
+)";
+
+std::string ErrorOf(const std::string& yaml, const EnvLookup& env = kEnv) {
+  try {
+    ParseConfig(yaml, "test.yml", env);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A fresh directory under the test's temporary directory.
+std::filesystem::path TempDir(const std::string& name) {
+  auto dir = std::filesystem::path(testing::TempDir()) /
+             ("config_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void WriteFile(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+TEST(ConfigTest, LoadsGoodConfig) {
+  Config c = LoadConfig(kConfigDir + "good.yml", kEnv);
+  EXPECT_EQ(c.file, kConfigDir + "good.yml");
+
+  const CloudawareConfig& ca = c.cloudaware;
+  EXPECT_EQ(ca.url, "https://acme.my.salesforce.com");
+  EXPECT_EQ(ca.client_id, "3MVG9exporter");
+  EXPECT_EQ(ca.client_secret.Reveal(), kSecret);
+  EXPECT_EQ(ca.client_secret_file, "");
+  EXPECT_EQ(ca.client_auth, ClientAuth::kBasic);
+  EXPECT_EQ(ca.api_version, "62.0");
+  EXPECT_EQ(ca.request_timeout, milliseconds(90000));
+  EXPECT_EQ(ca.max_concurrency, 8);
+  EXPECT_EQ(ca.batching, Batching::kComposite);
+  EXPECT_EQ(ca.tls.ca_file, "");
+  EXPECT_TRUE(ca.tls.insecure_skip_verify);
+  EXPECT_EQ(ca.proxy_url, "http://proxy.example.com:3128");
+  EXPECT_EQ(c.default_interval, milliseconds(120000));
+  EXPECT_EQ(c.default_stale_after, milliseconds(1200000));
+
+  ASSERT_EQ(c.queries.size(), 2u);
+  const QueryConfig& ec2 = c.queries[0];
+  EXPECT_EQ(ec2.name, "aws_ec2_instances");
+  EXPECT_EQ(ec2.soql,
+            "SELECT CA10__stateName__c state, COUNT(Id) n FROM "
+            "CA10__CaAwsInstance__c WHERE CA10__disappearanceTime__c = null "
+            "GROUP BY CA10__stateName__c LIMIT 2000");
+  EXPECT_EQ(ec2.interval, milliseconds(600000));
+  EXPECT_EQ(ec2.stale_after, milliseconds(1200000));
+  ASSERT_EQ(ec2.metrics.size(), 1u);
+  const MetricConfig& m = ec2.metrics[0];
+  EXPECT_EQ(m.name, "cloudaware_aws_ec2_instances");
+  EXPECT_EQ(m.help,
+            "EC2 instances in the CMDB (deleted ones excluded), by state.");
+  EXPECT_EQ(m.value, "n");
+  EXPECT_EQ(m.labels, (Pairs{{"state", "state"}}));
+  EXPECT_EQ(m.const_labels, (Pairs{{"cloud", "aws"}, {"tier", "1"}}));
+
+  const QueryConfig& vms = c.queries[1];
+  EXPECT_EQ(vms.name, "azure_vms");
+  EXPECT_EQ(vms.interval, milliseconds(120000));
+  EXPECT_EQ(vms.stale_after, milliseconds(3600000));
+  ASSERT_EQ(vms.metrics.size(), 2u);
+  EXPECT_EQ(vms.metrics[0].name, "cloudaware_azure_vms");
+  EXPECT_EQ(vms.metrics[0].help, "Result of the azure_vms query.");
+  EXPECT_EQ(vms.metrics[0].value, "");
+  EXPECT_TRUE(vms.metrics[0].labels.empty());
+  EXPECT_EQ(vms.metrics[1].labels, (Pairs{{"region", "CA10a1__region__c"},
+                                          {"size", "CA10a1__vmSize__c"}}));
+}
+
+TEST(ConfigTest, AppliesDefaults) {
+  Config c = ParseConfig(std::string(kCloudaware) + kQueries, "t.yml", kEnv);
+  const CloudawareConfig& ca = c.cloudaware;
+  EXPECT_EQ(ca.client_auth, ClientAuth::kBody);
+  EXPECT_EQ(ca.api_version, "66.0");
+  EXPECT_EQ(ca.request_timeout, milliseconds(120000));
+  EXPECT_EQ(ca.max_concurrency, 4);
+  EXPECT_EQ(ca.batching, Batching::kNone);
+  EXPECT_EQ(ca.tls.ca_file, "");
+  EXPECT_FALSE(ca.tls.insecure_skip_verify);
+  EXPECT_EQ(ca.proxy_url, "");
+  EXPECT_EQ(c.default_interval, milliseconds(300000));
+  EXPECT_EQ(c.default_stale_after, milliseconds(900000));
+  ASSERT_EQ(c.queries.size(), 1u);
+  EXPECT_EQ(c.queries[0].interval, milliseconds(300000));
+  EXPECT_EQ(c.queries[0].stale_after, milliseconds(900000));
+  EXPECT_EQ(c.queries[0].metrics[0].help,
+            "Result of the aws_ec2_instances query.");
+}
+
+TEST(ConfigTest, AcceptsApiVersionSpellings) {
+  for (const char* version : {"66.0", "\"66.0\"", "v66.0", "'v66.0'"}) {
+    Config c = ParseConfig(std::string(kCloudaware) +
+                               "  api_version: " + version + "\n" + kQueries,
+                           "t.yml", kEnv);
+    EXPECT_EQ(c.cloudaware.api_version, "66.0") << version;
+  }
+}
+
+TEST(ConfigTest, ReadsSecretFileRelativeToConfig) {
+  auto dir = TempDir("secret");
+  WriteFile(dir / "client_secret", "  s3cret value \n\n");
+  std::string yaml = R"(cloudaware:
+  url: https://acme.my.salesforce.com
+  client_id: exporter
+  client_secret_file: client_secret
+)" + std::string(kQueries);
+  WriteFile(dir / "exporter.yml", yaml);
+
+  Config c = LoadConfig((dir / "exporter.yml").string(), kEnv);
+  EXPECT_EQ(c.cloudaware.client_secret.Reveal(), "  s3cret value");
+  EXPECT_EQ(c.cloudaware.client_secret_file, (dir / "client_secret").string());
+
+  WriteFile(dir / "client_secret", " \n");
+  try {
+    LoadConfig((dir / "exporter.yml").string(), kEnv);
+    FAIL() << "an empty secret file was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "exporter.yml:4:23: cloudaware.client_secret_file: secret "
+                  "file " +
+                  (dir / "client_secret").string() + " is empty"),
+              std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, LabelsAsListOrMap) {
+  std::string yaml = std::string(kCloudaware) + R"(queries:
+  - name: by_state
+    soql: SELECT CA10__stateName__c, CA10__regionName__c r, COUNT(Id) n FROM CA10__CaAwsInstance__c
+    metrics:
+      - name: as_list
+        value: n
+        labels: [CA10__stateName__c, r]
+      - name: as_map
+        value: n
+        labels:
+          state: CA10__stateName__c
+          region: r
+        const_labels: {z: last, a: 1, m: true}
+)";
+  Config c = ParseConfig(yaml, "t.yml", kEnv);
+  const auto& metrics = c.queries[0].metrics;
+  EXPECT_EQ(metrics[0].labels,
+            (Pairs{{"CA10__stateName__c", "CA10__stateName__c"}, {"r", "r"}}));
+  EXPECT_EQ(metrics[1].labels,
+            (Pairs{{"state", "CA10__stateName__c"}, {"region", "r"}}));
+  EXPECT_EQ(metrics[1].const_labels,
+            (Pairs{{"a", "1"}, {"m", "true"}, {"z", "last"}}));
+}
+
+TEST(ConfigTest, ExpandsEnvironmentVariables) {
+  std::string yaml = R"(cloudaware:
+  url: https://${HOST}:8443
+  client_id: ${ID}
+  client_secret: pa$$word${SUFFIX}
+  max_concurrency: ${N}
+  request_timeout: ${TIMEOUT}
+)" + std::string(kQueries) +
+                     R"(        const_labels: {price: $5, literal: "$${HOST}"}
+)";
+  Config c = ParseConfig(yaml, "t.yml",
+                         FakeEnv({{"HOST", "acme.my.salesforce.com"},
+                                  {"ID", "client"},
+                                  {"SUFFIX", "!"},
+                                  {"N", "16"},
+                                  {"TIMEOUT", "30s"}}));
+  EXPECT_EQ(c.cloudaware.url, "https://acme.my.salesforce.com:8443");
+  EXPECT_EQ(c.cloudaware.client_id, "client");
+  EXPECT_EQ(c.cloudaware.client_secret.Reveal(), "pa$word!");
+  EXPECT_EQ(c.cloudaware.max_concurrency, 16);
+  EXPECT_EQ(c.cloudaware.request_timeout, milliseconds(30000));
+  EXPECT_EQ(c.queries[0].metrics[0].const_labels,
+            (Pairs{{"literal", "${HOST}"}, {"price", "$5"}}));
+}
+
+TEST(ConfigTest, RedactedYamlHidesSecretAndLoadsBack) {
+  Config c = LoadConfig(kConfigDir + "good.yml", kEnv);
+  std::string yaml = RedactedYaml(c);
+  EXPECT_EQ(yaml.find(kSecret), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("client_secret: <secret>"), std::string::npos) << yaml;
+
+  Config again = ParseConfig(yaml, c.file, FakeEnv({}));
+  EXPECT_EQ(again.cloudaware.client_secret.Reveal(), "<secret>");
+  EXPECT_EQ(again.cloudaware.max_concurrency, 8);
+  EXPECT_EQ(again.queries[0].interval, milliseconds(600000));
+  EXPECT_EQ(again.queries[1].metrics[1].labels, c.queries[1].metrics[1].labels);
+  EXPECT_EQ(RedactedYaml(again), yaml);
+}
+
+TEST(ConfigTest, RedactedYamlShowsSecretFileByPathOnly) {
+  auto dir = TempDir("redacted");
+  WriteFile(dir / "client_secret", "file-secret-$1\n");
+  std::string yaml = R"(cloudaware:
+  url: https://acme.my.salesforce.com
+  client_id: exporter
+  client_secret_file: )" +
+                     (dir / "client_secret").string() + "\n" + kQueries +
+                     "        const_labels: {note: \"costs $$5\"}\n";
+  Config c = ParseConfig(yaml, "t.yml", kEnv);
+  std::string redacted = RedactedYaml(c);
+  EXPECT_EQ(redacted.find("file-secret"), std::string::npos) << redacted;
+  EXPECT_NE(redacted.find((dir / "client_secret").string()), std::string::npos);
+
+  Config again = ParseConfig(redacted, "t.yml", FakeEnv({}));
+  EXPECT_EQ(again.cloudaware.client_secret.Reveal(), "file-secret-$1");
+  EXPECT_EQ(again.queries[0].metrics[0].const_labels,
+            (Pairs{{"note", "costs $5"}}));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, SecretPrintsAsPlaceholder) {
+  Secret secret("p4ss");
+  std::ostringstream out;
+  out << secret;
+  EXPECT_EQ(out.str(), "<secret>");
+  EXPECT_EQ(secret.ToString(), "<secret>");
+  EXPECT_EQ(secret.Reveal(), "p4ss");
+  EXPECT_FALSE(secret.empty());
+  EXPECT_TRUE(Secret().empty());
+}
+
+TEST(ConfigTest, NamesUnreadableConfigFile) {
+  try {
+    LoadConfig(kConfigDir + "no_such.yml", kEnv);
+    FAIL() << "a missing file was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              kConfigDir +
+                  "no_such.yml: cannot read config file: No such file or "
+                  "directory");
+  }
+}
+
+// Each file's first line says what is wrong with it. The expected text
+// follows the file's path in the message.
+TEST(ConfigTest, RejectsBadConfigs) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"missing_url.yml", ":3:3: cloudaware.url: is required"},
+      {"login_url.yml",
+       ":3:8: cloudaware.url: login.salesforce.com does not work here: the "
+       "client credentials flow only works on the org's My Domain URL "
+       "(Setup → My Domain), e.g. https://acme.my.salesforce.com"},
+      {"bad_scheme.yml",
+       ":3:8: cloudaware.url: must start with https:// or http://, got "
+       "'ftp://acme.my.salesforce.com'"},
+      {"url_path.yml",
+       ":3:8: cloudaware.url: must be just scheme://host[:port], without a "
+       "path, query or fragment, got "
+       "'https://acme.my.salesforce.com/services/oauth2/token'"},
+      {"both_secrets.yml",
+       ":6:23: cloudaware.client_secret_file: set either client_secret or "
+       "client_secret_file, not both"},
+      {"no_secret.yml",
+       ":3:3: cloudaware.client_secret: is required (or client_secret_file)"},
+      {"unreadable_secret_file.yml",
+       ":5:23: cloudaware.client_secret_file: cannot read secret file " +
+           kConfigDir + "bad/no_such.secret: No such file or directory"},
+      {"secret_wrong_kind.yml",
+       ":5:18: cloudaware.client_secret: must be a string, got a list"},
+      {"secret_env_unset.yml",
+       ":5:18: cloudaware.client_secret: environment variable NOT_SET is not "
+       "set"},
+      {"secret_reused.yml",
+       ":6:14: cloudaware.proxy_url: must start with https:// or http://, got "
+       "'<secret>'"},
+      {"secret_alias.yml",
+       ":5:18: cloudaware.max_concurrency: must be an integer from 1 to 64, "
+       "got '<secret>'"},
+      {"bad_client_auth.yml",
+       ":6:16: cloudaware.client_auth: must be body or basic, got 'header'"},
+      {"bad_api_version.yml",
+       ":6:16: cloudaware.api_version: must be an API version such as 66.0, "
+       "got 'latest'"},
+      {"bad_duration.yml",
+       ":7:13: defaults.interval: must be a duration such as 30s, 5m or 1h, "
+       "got '5 minutes'"},
+      {"max_concurrency_zero.yml",
+       ":6:20: cloudaware.max_concurrency: must be an integer from 1 to 64, "
+       "got '0'"},
+      {"max_concurrency_large.yml",
+       ":6:20: cloudaware.max_concurrency: must be an integer from 1 to 64, "
+       "got '1000'"},
+      {"unknown_top_key.yml",
+       ":6:1: default: unknown key 'default' (known: cloudaware, defaults, "
+       "queries)"},
+      {"unknown_nested_key.yml",
+       ":16:9: queries[1].metrics[0].lables: unknown key 'lables' (known: "
+       "name, help, value, labels, const_labels)"},
+      {"duplicate_key.yml",
+       ":6:3: cloudaware.client_id: duplicate key 'client_id'"},
+      {"duplicate_query_name.yml",
+       ":11:11: queries[1].name: duplicate query name 'aws_ec2_instances' "
+       "(also at queries[0])"},
+      {"bad_query_name.yml",
+       ":7:11: queries[0].name: must match [a-zA-Z_][a-zA-Z0-9_]*, got "
+       "'aws-ec2-instances'"},
+      {"empty_queries.yml", ":6:10: queries: must list at least one query"},
+      {"queries_map.yml",
+       ":7:3: queries: must be a list of queries, got a mapping"},
+      {"bad_metric_name.yml",
+       ":10:15: queries[0].metrics[0].name: invalid metric name "
+       "'cloudaware.aws_ec2_instances': must match [a-zA-Z_:][a-zA-Z0-9_:]*"},
+      {"reserved_metric_name.yml",
+       ":10:15: queries[0].metrics[0].name: 'cloudaware_up' is reserved for "
+       "the exporter's own metrics"},
+      {"reserved_metric_prefix.yml",
+       ":10:15: queries[0].metrics[0].name: 'cloudaware_exporter_instances' "
+       "is reserved for the exporter's own metrics"},
+      {"process_metric_name.yml",
+       ":10:15: queries[0].metrics[0].name: 'process_instances' is reserved"},
+      {"duplicate_metric_name.yml",
+       ":14:15: queries[1].metrics[0].name: duplicate metric name "
+       "'cloudaware_aws_ec2_instances' (also at queries[0].metrics[0])"},
+      {"bad_label_name.yml",
+       ":12:18: queries[0].metrics[0].labels.instance-state: invalid label "
+       "name 'instance-state': must match [a-zA-Z_][a-zA-Z0-9_]*"},
+      {"reserved_label_name.yml",
+       ":11:24: queries[0].metrics[0].const_labels.__name__: invalid label "
+       "name '__name__': names starting with __ are reserved for Prometheus"},
+      {"duplicate_label.yml",
+       ":13:24: queries[0].metrics[0].const_labels.cloud: duplicate label "
+       "name 'cloud' (also at queries[0].metrics[0].labels[0])"},
+      {"stale_before_interval.yml",
+       ":10:18: queries[0].stale_after: stale_after (5m) must not be shorter "
+       "than interval (10m)"},
+      {"stale_from_defaults.yml",
+       ":9:15: queries[0].interval: stale_after (15m, from defaults) must not "
+       "be shorter than interval (1h)"},
+      {"unset_env.yml",
+       ":4:14: cloudaware.client_id: environment variable "
+       "CLOUDAWARE_CLIENT_ID is not set"},
+      {"syntax_error.yml",
+       ":12:1: YAML syntax error: end of sequence flow "
+       "not found"},
+  };
+  // The client ID is left out so that unset_env.yml fails.
+  EnvLookup env = FakeEnv({{"CLOUDAWARE_CLIENT_SECRET", kSecret}});
+  std::set<std::string> tested;
+  for (const auto& [file, expected] : cases) {
+    std::string path = kConfigDir + "bad/" + file;
+    tested.insert(file);
+    try {
+      LoadConfig(path, env);
+      ADD_FAILURE() << file << " was accepted";
+    } catch (const ConfigError& e) {
+      std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(path + expected, 0), 0u)
+          << file << "\n  got:  " << msg << "\n  want: " << path << expected;
+      EXPECT_EQ(msg.find(kSecret), std::string::npos) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  }
+  for (const auto& entry :
+       std::filesystem::directory_iterator(kConfigDir + "bad")) {
+    EXPECT_TRUE(tested.count(entry.path().filename().string()))
+        << entry.path() << " has no case in this table";
+  }
+}
+
+TEST(ConfigTest, RejectsOddInputsWithClearMessages) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "test.yml: the config is empty"},
+      {"# only a comment\n", "test.yml: the config is empty"},
+      {"- a\n- b\n",
+       "test.yml:1:1: must be a mapping with the keys "
+       "cloudaware, defaults and queries, got a list"},
+      {std::string(kCloudaware) + kQueries + "---\nx: 1\n",
+       "test.yml:11:1: must hold a single YAML document"},
+      {std::string(kCloudaware) + "  ? [a]\n  : b\n" + kQueries,
+       "test.yml:5:5: cloudaware: keys must be plain strings, got a list"},
+      {std::string(kCloudaware) + "  max_concurrency: 99999999999999999999\n" +
+           kQueries,
+       "cloudaware.max_concurrency: must be an integer from 1 to 64, got "
+       "'99999999999999999999'"},
+      {std::string(kCloudaware) + "  max_concurrency: -1\n" + kQueries,
+       "must be an integer from 1 to 64, got '-1'"},
+      {std::string(kCloudaware) + "  request_timeout: 0s\n" + kQueries,
+       "cloudaware.request_timeout: must be at least 1ms, got '0s'"},
+      {std::string(kCloudaware) + "  proxy_url: http://proxy.example.com\n" +
+           kQueries,
+       "cloudaware.proxy_url: must include a port"},
+      {std::string(kCloudaware) +
+           "  proxy_url: http://user:pw@proxy.example.com:3128\n" + kQueries,
+       "cloudaware.proxy_url: must not contain user credentials"},
+      {std::string(kCloudaware) + "  tls: {ca_file: no_such_ca.pem}\n" +
+           kQueries,
+       "cloudaware.tls.ca_file: cannot read CA file no_such_ca.pem: No such "
+       "file or directory"},
+      {std::string(kCloudaware) + "  tls: {insecure_skip_verify: yes}\n" +
+           kQueries,
+       "cloudaware.tls.insecure_skip_verify: must be true or false, got 'yes'"},
+      {std::string(kCloudaware) + "  url: https://x.my.salesforce.com\n",
+       "test.yml:5:3: cloudaware.url: duplicate key 'url'"},
+      {"cloudaware:\n  client_secret: x\n  url: "
+       "https://ACME.Lightning.Force.com/\n",
+       "cloudaware.url: acme.lightning.force.com does not work here"},
+      {"cloudaware:\n  client_secret: x\n  url: "
+       "https://acme--dev.sandbox.my.salesforce-setup.com\n",
+       "does not work here"},
+      {std::string(kCloudaware) + "defaults: {interval: 500ms}\n" + kQueries,
+       "defaults.interval: must be at least 1s, got '500ms'"},
+      {"cloudaware:\n  client_secret: x\n  url: http://127.0.0.1:8080\n"
+       "  client_id: ${UNCLOSED\n",
+       "test.yml:4:14: cloudaware.client_id: '${' without a closing '}'"},
+      {"cloudaware:\n  client_secret: ab${1X}\n",
+       "cloudaware.client_secret: '${...}' must hold an environment variable "
+       "name"},
+      {std::string(kCloudaware) + "queries:\n  - name: q\n    soql: x\n",
+       "test.yml:6:5: queries[0].metrics: is required"},
+      {std::string(kCloudaware) +
+           "queries:\n  - name: q\n    soql: x\n    metrics: [{name: m, "
+           "value: ''}]\n",
+       "queries[0].metrics[0].value: must not be empty"},
+      {std::string(kCloudaware) +
+           "queries:\n  - name: q\n    soql: x\n    metrics: [{name: m, "
+           "labels: state}]\n",
+       "queries[0].metrics[0].labels: must be a list of result columns or a "
+       "mapping of label: column, got a string"},
+      {std::string(kCloudaware) +
+           "queries:\n  - name: q\n    soql: x\n    metrics: [{name: m, "
+           "labels: [a, a]}]\n",
+       "queries[0].metrics[0].labels[1]: duplicate label name 'a' (also at "
+       "queries[0].metrics[0].labels[0])"},
+      {std::string(kCloudaware) +
+           "queries:\n  - name: q\n    soql: x\n    metrics: [{name: m, "
+           "labels: [Account.Name]}]\n",
+       "queries[0].metrics[0].labels[0]: invalid label name 'Account.Name': "
+       "must match [a-zA-Z_][a-zA-Z0-9_]*; to export a column under another "
+       "name, write labels as a mapping {label: column}"},
+      {std::string(kCloudaware) + "queries: &q\n  - *q\n",
+       "queries[0]: must be a mapping, got a list"},
+      {std::string(kCloudaware) + "queries:\n  - name: \"a\\u0001b\"\n",
+       "queries[0].name: must match [a-zA-Z_][a-zA-Z0-9_]*, got 'a\\x01b'"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    std::string msg = ErrorOf(yaml);
+    EXPECT_NE(msg.find(expected), std::string::npos)
+        << "yaml:\n"
+        << yaml << "\n  got:  " << msg << "\n  want: " << expected;
+  }
+}
+
+// Whatever the bytes, the loader either returns a config or throws
+// ConfigError; no other exception, crash or hang.
+TEST(ConfigTest, SurvivesArbitraryInput) {
+  std::ifstream in(kConfigDir + "good.yml", std::ios::binary);
+  std::string good((std::istreambuf_iterator<char>(in)), {});
+  std::vector<std::string> inputs = {
+      std::string(100000, '['),
+      std::string(100000, '{'),
+      "a: " + std::string(50000, '-'),
+      "&a [*a, *a]",
+      ",",  // yaml-cpp 0.7's LoadAll() loops forever on this
+      "---\n,\n",
+      "a: &a {b: *a}\ncloudaware: *a\n",
+      "cloudaware: !!binary aGVsbG8=\nqueries: []\n",
+      std::string("\0\xff\xfe", 3),
+      "queries: [" + std::string(3000, '{') + "]",
+      "? - - - a\n",
+      "cloudaware: {url: 'https://[::1]:99999999999999999999'}\n",
+  };
+  // Every prefix and many random byte flips of a good config.
+  for (size_t n = 0; n < good.size(); n += 7)
+    inputs.push_back(good.substr(0, n));
+  std::mt19937 rng(42);
+  for (int i = 0; i < 2000; ++i) {
+    std::string s = good;
+    for (int flips = 0; flips < 3; ++flips) {
+      s[rng() % s.size()] = static_cast<char>(rng() % 256);
+    }
+    inputs.push_back(s);
+  }
+  for (const std::string& input : inputs) {
+    try {
+      ParseConfig(input, "fuzz.yml", kEnv);
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("fuzz.yml", 0), 0u) << e.what();
+      EXPECT_EQ(std::string(e.what()).find(kSecret), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cloudaware_exporter

@@ -1,0 +1,349 @@
+// The exporter's pieces wired as in main, against the CMDB simulator over
+// HTTPS with a throwaway CA: resource gauges against counts made by hand from
+// the simulator's inventory, token economy, API calls per cycle, scrapes.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "exporter/cmdb_client.h"
+#include "exporter/collector.h"
+#include "exporter/config.h"
+#include "exporter/http_client.h"
+#include "exporter/log.h"
+#include "exporter/poller.h"
+#include "exporter/self_metrics.h"
+#include "exporter/token_source.h"
+#include "exporter/web.h"
+#include "simulator/inventory.h"
+#include "simulator/simulator.h"
+
+namespace cloudaware_exporter {
+namespace {
+
+using json = nlohmann::json;
+using cmdb_simulator::Inventory;
+using cmdb_simulator::Simulator;
+using cmdb_simulator::Table;
+using cmdb_simulator::Value;
+
+// name{labels} -> value, for the series of one metric in an exposition.
+std::map<std::string, double> Series(const std::string& text, const std::string& metric) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t end = line.find_first_of("{ ");
+    if (line.substr(0, end) != metric) continue;
+    size_t space = line.rfind(' ');
+    std::string labels = line[end] == '{' ? line.substr(end, line.rfind('}') - end + 1) : "";
+    out[labels] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+std::string Joined(const Collector& collector) {
+  std::string text;
+  for (const auto& b : collector.snapshot()->blocks) text += *b;
+  return text;
+}
+
+std::shared_ptr<const Inventory> TestInventory() {
+  static auto inv = [] {
+    cmdb_simulator::GenerateOptions options;
+    options.records = 10000;  // enough EBS volumes for two query pages
+    options.seed = 11;
+    return std::make_shared<const Inventory>(Inventory::Generate(options));
+  }();
+  return inv;
+}
+
+std::string Text(const Value& v) { return v.is_null() ? "" : std::string(v.text); }
+
+class ExporterIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    certs_ = new std::string((std::filesystem::temp_directory_path() /
+                              ("exporter-it-certs-" + std::to_string(::getpid())))
+                                 .string());
+    std::string cmd = std::string(GEN_CERTS_SCRIPT) + " " + *certs_;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*certs_);
+    delete certs_;
+  }
+
+  void SetUp() override {
+    ConfigureLogging(LogLevel::kError, LogFormat::kLogfmt, &log_);
+    cmdb_simulator::SimulatorOptions options;
+    options.inventory = TestInventory();
+    options.tls_cert_file = *certs_ + "/server.pem";
+    options.tls_key_file = *certs_ + "/server.key";
+    options.client_id = "it-client";
+    options.client_secret = "it-secret-value";
+    sim_ = std::make_unique<Simulator>(options);
+    sim_->Start();
+  }
+
+  void TearDown() override {
+    if (poller_) {
+      http_->Stop();
+      poller_->Stop();
+    }
+    poller_.reset();
+    client_.reset();
+    tokens_.reset();
+    http_.reset();
+    sim_->Stop();
+    ConfigureLogging(LogLevel::kInfo, LogFormat::kLogfmt);
+  }
+
+  // Builds the exporter's objects for these queries (YAML under `queries:`).
+  void Build(const std::string& queries_yaml) {
+    std::string yaml = "cloudaware:\n  url: https://localhost:" + std::to_string(sim_->port()) +
+                       "\n  client_id: it-client\n  client_secret: ${SECRET}\n"
+                       "  tls: {ca_file: " + *certs_ + "/ca.pem}\n  max_concurrency: 2\n"
+                       "queries:\n" + queries_yaml;
+    config_ = ParseConfig(yaml, "it.yml", [](const std::string& name) -> std::optional<std::string> {
+      if (name == "SECRET") return "it-secret-value";
+      return std::nullopt;
+    });
+    http_ = std::make_unique<HttpClient>(config_.cloudaware,
+                                         [](const std::string&) { return std::nullopt; });
+    TokenSource::Options backoff;
+    backoff.min_backoff = std::chrono::milliseconds(300);
+    backoff.max_backoff = std::chrono::milliseconds(600);
+    tokens_ = std::make_unique<TokenSource>(config_.cloudaware, *http_, metrics_, backoff);
+    client_ = std::make_unique<CmdbClient>(config_.cloudaware, *tokens_, *http_, metrics_);
+    poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
+  }
+
+  int CountLog(const std::string& endpoint) {
+    int n = 0;
+    for (const json& e : sim_->RequestLog()) n += e["endpoint"] == endpoint;
+    return n;
+  }
+  int CountedCalls() {
+    int n = 0;
+    for (const json& e : sim_->RequestLog()) n += e["cost"].get<int>();
+    return n;
+  }
+
+  static std::string* certs_;
+  std::ostringstream log_;
+  std::unique_ptr<Simulator> sim_;
+  Config config_;
+  SelfMetrics metrics_{"test", "test"};
+  Collector collector_;
+  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<TokenSource> tokens_;
+  std::unique_ptr<CmdbClient> client_;
+  std::unique_ptr<Poller> poller_;
+};
+std::string* ExporterIntegrationTest::certs_ = nullptr;
+
+const char kInventoryQueries[] = R"(
+  - name: ec2_by_state
+    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c WHERE CA10__disappearanceTime__c = null GROUP BY CA10__stateName__c LIMIT 2000
+    metrics:
+      - name: cloudaware_aws_ec2_instances
+        help: EC2 instances by state.
+        value: n
+        labels: [state]
+        const_labels: {cloud: aws}
+  - name: ec2_by_account
+    soql: SELECT CA10__account__r.CA10__accountId__c acct, COUNT(Id) n FROM CA10__CaAwsInstance__c WHERE CA10__disappearanceTime__c = null GROUP BY CA10__account__r.CA10__accountId__c LIMIT 2000
+    metrics:
+      - name: cloudaware_aws_ec2_instances_by_account
+        value: n
+        labels: {account_id: acct}
+  - name: gce_total
+    soql: SELECT COUNT() FROM CA10__CaGoogleGceInstance__c WHERE CA10__disappearanceTime__c = null
+    metrics:
+      - name: cloudaware_gcp_gce_instances_total_live
+)";
+
+TEST_F(ExporterIntegrationTest, GaugesEqualCountsFromTheInventory) {
+  Build(kInventoryQueries);
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  std::string text = Joined(collector_);
+
+  // By hand from the inventory the simulator serves.
+  const Table& ec2 = *TestInventory()->FindTable("CA10__CaAwsInstance__c");
+  const Table& accounts = *TestInventory()->FindTable("CA10__CaAwsAccount__c");
+  std::map<std::string, double> by_state, by_account;
+  for (size_t r = 0; r < ec2.rows(); ++r) {
+    if (!ec2.column("CA10__disappearanceTime__c").Get(r).is_null()) continue;
+    by_state["{cloud=\"aws\",state=\"" + Text(ec2.column("CA10__stateName__c").Get(r)) + "\"}"]++;
+    Value ref = ec2.column("CA10__account__c").Get(r);
+    auto row = ref.is_null() ? std::nullopt : accounts.FindById(ref.text);
+    std::string acct = row ? Text(accounts.column("CA10__accountId__c").Get(*row)) : "";
+    by_account["{account_id=\"" + acct + "\"}"]++;
+  }
+  ASSERT_TRUE(by_state.count("{cloud=\"aws\",state=\"\"}")) << "a null group to check";
+  EXPECT_EQ(Series(text, "cloudaware_aws_ec2_instances"), by_state);
+  EXPECT_EQ(Series(text, "cloudaware_aws_ec2_instances_by_account"), by_account);
+
+  const Table& gce = *TestInventory()->FindTable("CA10__CaGoogleGceInstance__c");
+  double live = 0;
+  for (size_t r = 0; r < gce.rows(); ++r) {
+    live += gce.column("CA10__disappearanceTime__c").Get(r).is_null();
+  }
+  EXPECT_EQ(Series(text, "cloudaware_gcp_gce_instances_total_live"),
+            (std::map<std::string, double>{{"", live}}));
+}
+
+TEST_F(ExporterIntegrationTest, PagedNonAggregateQuery) {
+  Build(R"(
+  - name: volume_sizes
+    soql: SELECT Id, CA10__size__c FROM CA10__CaAwsVolume__c
+    metrics:
+      - name: cloudaware_aws_ebs_volume_size_gibibytes
+        value: CA10__size__c
+        labels: {id: Id}
+)");
+  const Table& ebs = *TestInventory()->FindTable("CA10__CaAwsVolume__c");
+  ASSERT_GT(ebs.rows(), 2000u) << "the query must need a second page";
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  std::map<std::string, double> expected;
+  for (size_t r = 0; r < ebs.rows(); ++r) {
+    Value size = ebs.column("CA10__size__c").Get(r);
+    if (size.is_null()) continue;
+    expected["{id=\"" + Text(ebs.column("Id").Get(r)) + "\"}"] = size.number;
+  }
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_aws_ebs_volume_size_gibibytes"), expected);
+  EXPECT_EQ(CountLog("query"), 1);
+  EXPECT_EQ(CountLog("query_more"), static_cast<int>((ebs.rows() - 1) / 2000));
+}
+
+TEST_F(ExporterIntegrationTest, OneTokenAcrossCyclesAndOneRenewalAfterExpiry) {
+  Build(kInventoryQueries);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(CountLog("token"), 1);
+  EXPECT_EQ(CountedCalls(), 5 * 3) << "one call per query per cycle";
+
+  sim_->ExpireAllTokens();
+  EXPECT_TRUE(poller_->PollOnce()) << "no query fails when the session expired: " << log_.str();
+  EXPECT_EQ(CountLog("token"), 2) << "exactly one new token";
+  std::string self = metrics_.Render();
+  for (const char* q : {"ec2_by_state", "ec2_by_account", "gce_total"}) {
+    EXPECT_EQ(Series(self, "cloudaware_query_success")["{query=\"" + std::string(q) + "\"}"], 1)
+        << q;
+  }
+}
+
+TEST_F(ExporterIntegrationTest, RejectedCredentialsAreRateLimitedAndRecover) {
+  Build(kInventoryQueries);
+  ASSERT_TRUE(poller_->PollOnce());
+  // A token refused moments after it was issued counts as a failure by
+  // itself (see TokenSource::Invalidate); let this one age past that.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  sim_->AddFaults({{"type", "reject_credentials"}});
+  sim_->ExpireAllTokens();
+  sim_->ClearRequestLog();
+
+  EXPECT_FALSE(poller_->PollOnce());
+  std::string self = metrics_.Render();
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 0);
+  EXPECT_EQ(Series(self, "cloudaware_token_valid")[""], 0);
+  EXPECT_GE(Series(self, "cloudaware_token_requests_total")["{result=\"invalid_client\"}"], 1);
+  // Further cycles inside the backoff send no token request at all.
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_EQ(CountLog("token"), 1) << "three queries, six cycles, one token request";
+  EXPECT_NE(log_.str().find("invalid_client"), std::string::npos);
+  EXPECT_EQ(log_.str().find("it-secret-value"), std::string::npos) << "secret in the log";
+
+  // Old series are kept (stale_after is 15m) while failing.
+  EXPECT_FALSE(Series(Joined(collector_), "cloudaware_aws_ec2_instances").empty());
+
+  sim_->ClearFaults();
+  bool recovered = false;
+  for (int i = 0; i < 20 && !recovered; ++i) {  // backoff is 300-600 ms here
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    recovered = poller_->PollOnce();
+  }
+  EXPECT_TRUE(recovered) << log_.str();
+  self = metrics_.Render();
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 1);
+  EXPECT_EQ(Series(self, "cloudaware_token_valid")[""], 1);
+  EXPECT_LE(CountLog("token"), 4);
+}
+
+TEST_F(ExporterIntegrationTest, ScrapesCostNoApiCallsAndNeverWait) {
+  Build(kInventoryQueries);
+  ASSERT_TRUE(poller_->PollOnce());
+  WebOptions options;
+  options.listen_address = "127.0.0.1:0";
+  WebHandlers handlers;
+  handlers.metrics = [&] {
+    auto chunks = collector_.snapshot()->blocks;
+    chunks.push_back(std::make_shared<const std::string>(metrics_.Render()));
+    return chunks;
+  };
+  handlers.landing_page = [] { return std::string("<html></html>"); };
+  handlers.ready = [&] { return poller_->ready(); };
+  handlers.reload = [] { return std::string(); };
+  WebServer web(options, handlers);
+  web.Start();
+  httplib::Client scraper("127.0.0.1", web.port());
+
+  int calls_before = static_cast<int>(sim_->RequestLog().size());
+  for (int i = 0; i < 100; ++i) {
+    auto res = scraper.Get("/metrics");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+  }
+  EXPECT_EQ(static_cast<int>(sim_->RequestLog().size()), calls_before) << "scrapes hit the API";
+
+  // With every query hung in the simulator, scrapes still answer at once.
+  sim_->AddFaults({{"endpoint", "query"}, {"type", "hang"}});
+  poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
+  poller_->Start();
+  for (int i = 0; i < 200 && sim_->Stats()["in_flight"] == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(sim_->Stats()["in_flight"].get<int>(), 0) << "a query should be hanging";
+  auto start = std::chrono::steady_clock::now();
+  auto res = scraper.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_NE(res->body.find("cloudaware_aws_ec2_instances{"), std::string::npos)
+      << "the last good series are served";
+
+  // Shutdown aborts the hung request rather than waiting for it.
+  start = std::chrono::steady_clock::now();
+  http_->Stop();
+  poller_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  web.Stop();
+}
+
+TEST_F(ExporterIntegrationTest, QueryErrorsAreCountedAndOthersKeepWorking) {
+  Build(std::string(kInventoryQueries) + R"(
+  - name: broken
+    soql: SELECT Nope__c, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY Nope__c
+    metrics:
+      - name: cloudaware_broken
+        value: n
+)");
+  EXPECT_FALSE(poller_->PollOnce());
+  std::string self = metrics_.Render();
+  EXPECT_EQ(Series(self, "cloudaware_query_success")["{query=\"broken\"}"], 0);
+  EXPECT_EQ(Series(self, "cloudaware_query_success")["{query=\"ec2_by_state\"}"], 1);
+  EXPECT_EQ(Series(self, "cloudaware_query_errors_total")["{error=\"INVALID_FIELD\",query=\"broken\"}"],
+            1);
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 1) << "a bad query does not mean the API is down";
+  EXPECT_GT(Series(self, "cloudaware_api_daily_requests_used")[""], 0);
+  EXPECT_EQ(Series(self, "cloudaware_api_daily_requests_limit")[""], 100000);
+}
+
+}  // namespace
+}  // namespace cloudaware_exporter

@@ -1,0 +1,415 @@
+#include "exporter/samples.h"
+
+#include <gtest/gtest.h>
+
+#include <charconv>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace cloudaware_exporter {
+namespace {
+
+using nlohmann::json;
+
+QueryResult Result(const std::string& body) {
+  const json parsed = json::parse(body);
+  QueryResult result;
+  result.total_size = parsed.at("totalSize").get<int64_t>();
+  result.done = parsed.at("done").get<bool>();
+  for (const json& record : parsed.at("records")) {
+    result.records.push_back(record);
+  }
+  return result;
+}
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+MetricConfig Metric(const std::string& name, const std::string& value,
+                    const Labels& labels = {}, const Labels& const_labels = {},
+                    const std::string& help = "") {
+  MetricConfig metric;
+  metric.name = name;
+  metric.help = help;
+  metric.value = value;
+  metric.labels = labels;
+  metric.const_labels = const_labels;
+  return metric;
+}
+
+QueryConfig Query(MetricConfig metric) {
+  QueryConfig query;
+  query.name = "q";
+  query.metrics.push_back(std::move(metric));
+  return query;
+}
+
+// One series as `{a="x",b="y"} 412`: labels in the order the family holds
+// them, the value in its shortest form.
+std::string SeriesText(const prometheus::ClientMetric& series) {
+  std::string text = "{";
+  for (const auto& label : series.label) {
+    if (text.size() > 1) text += ",";
+    text += label.name + "=\"" + label.value + "\"";
+  }
+  char value[32];
+  auto [end, ec] = std::to_chars(value, value + sizeof value,
+                                 series.gauge.value);
+  return text + "} " + std::string(value, end);
+}
+
+std::vector<std::string> SeriesTexts(const prometheus::MetricFamily& family) {
+  std::vector<std::string> texts;
+  for (const auto& series : family.metric) texts.push_back(SeriesText(series));
+  return texts;
+}
+
+struct MappingCase {
+  const char* name;
+  const char* result;
+  MetricConfig metric;
+  std::vector<std::string> want;
+};
+
+TEST(SamplesTest, MapsRecordsToSeries) {
+  const MappingCase cases[] = {
+      {"grouped rows under aliases, with a null group",
+       R"({"totalSize": 3, "done": true, "records": [
+           {"attributes": {"type": "AggregateResult"}, "state": "running", "n": 412},
+           {"attributes": {"type": "AggregateResult"}, "state": "stopped", "n": 57},
+           {"attributes": {"type": "AggregateResult"}, "state": null, "n": 2}]})",
+       Metric("m", "n", {{"state", "state"}}),
+       {R"({state="running"} 412)", R"({state="stopped"} 57)",
+        R"({state=""} 2)"}},
+      {"unaliased aggregates are exprN; label names differ from columns",
+       R"({"totalSize": 1, "done": true, "records": [
+           {"attributes": {"type": "AggregateResult"},
+            "CA10__stateName__c": "running", "expr0": 412, "expr1": 3.5}]})",
+       Metric("m", "expr1", {{"state", "CA10__stateName__c"}}),
+       {R"({state="running"} 3.5)"}},
+      {"a missing label column is a null group",
+       R"({"totalSize": 1, "done": true, "records": [
+           {"attributes": {"type": "AggregateResult"}, "n": 4}]})",
+       Metric("m", "n", {{"state", "state"}}),
+       {R"({state=""} 4)"}},
+      {"relationship paths into nested records; null lookups give empty",
+       R"({"totalSize": 2, "done": true, "records": [
+           {"attributes": {"type": "CA10__CaAwsInstance__c",
+                           "url": "/services/data/v66.0/sobjects/CA10__CaAwsInstance__c/a0B1"},
+            "Name": "i-1",
+            "CA10__account__r": {"attributes": {"type": "CA10__CaAwsAccount__c"},
+                                 "CA10__accountId__c": "111122223333"},
+            "CA10__vpc__r": {"attributes": {"type": "CA10__CaAwsVpc__c"},
+                             "CA10__account__r": {"CA10__accountId__c": "444455556666"}},
+            "CA10__averageCpuOneWeek__c": 12.5},
+           {"attributes": {"type": "CA10__CaAwsInstance__c",
+                           "url": "/services/data/v66.0/sobjects/CA10__CaAwsInstance__c/a0B2"},
+            "Name": "i-2",
+            "CA10__account__r": null,
+            "CA10__vpc__r": {"attributes": {"type": "CA10__CaAwsVpc__c"},
+                             "CA10__account__r": null},
+            "CA10__averageCpuOneWeek__c": 3}]})",
+       Metric("m", "CA10__averageCpuOneWeek__c", {{"instance", "Name"},
+                   {"account", "CA10__account__r.CA10__accountId__c"},
+                   {"vpc_account",
+                    "CA10__vpc__r.CA10__account__r.CA10__accountId__c"}}),
+       {R"({account="111122223333",instance="i-1",vpc_account="444455556666"} 12.5)",
+        R"({account="",instance="i-2",vpc_account=""} 3)"}},
+      {"a value behind a null lookup drops the series",
+       R"({"totalSize": 2, "done": true, "records": [
+           {"Name": "i-1", "CA10__account__r": {"CA10__score__c": 7}},
+           {"Name": "i-2", "CA10__account__r": null}]})",
+       Metric("m", "CA10__account__r.CA10__score__c", {{"instance", "Name"}}),
+       {R"({instance="i-1"} 7)"}},
+      {"a grouped relationship field under its alias",
+       R"({"totalSize": 1, "done": true, "records": [
+           {"attributes": {"type": "AggregateResult"}, "acct": "111122223333", "n": 5}]})",
+       Metric("m", "n", {{"account", "acct"}}),
+       {R"({account="111122223333"} 5)"}},
+      {"an unaliased grouped relationship field is flat under its leaf name",
+       R"({"totalSize": 1, "done": true, "records": [
+           {"attributes": {"type": "AggregateResult"},
+            "CA10__accountId__c": "111122223333", "expr0": 5}]})",
+       Metric("m", "expr0", {{"account", "CA10__account__r.CA10__accountId__c"}}),
+       {R"({account="111122223333"} 5)"}},
+      {"COUNT() takes totalSize and only the constant labels",
+       R"({"totalSize": 471, "done": true, "records": []})",
+       Metric("m", "", {{"state", "state"}}, {{"cloud", "azure"}, {"kind", "aks"}}),
+       {R"({cloud="azure",kind="aks"} 471)"}},
+      {"constant labels merge with column labels in name order",
+       R"({"totalSize": 1, "done": true, "records": [
+           {"region": "us-east-1", "state": "running", "n": 1}]})",
+       Metric("m", "n", {{"zone", "region"}, {"a_state", "state"}}, {{"cloud", "aws"}}),
+       {R"({a_state="running",cloud="aws",zone="us-east-1"} 1)"}},
+      {"numbers and booleans as label values",
+       R"({"totalSize": 9, "done": true, "records": [
+           {"v": 42, "n": 1}, {"v": 3.5, "n": 2}, {"v": 3.0, "n": 3},
+           {"v": -7, "n": 4}, {"v": true, "n": 5}, {"v": false, "n": 6},
+           {"v": 18446744073709551615, "n": 7}, {"v": 1e21, "n": 8},
+           {"v": 0.1, "n": 9}]})",
+       Metric("m", "n", {{"v", "v"}}),
+       {R"({v="42"} 1)", R"({v="3.5"} 2)", R"({v="3"} 3)", R"({v="-7"} 4)",
+        R"({v="true"} 5)", R"({v="false"} 6)",
+        R"({v="18446744073709551615"} 7)", R"({v="1e+21"} 8)",
+        R"({v="0.1"} 9)"}},
+      // Expected values from GNU date: date -u -d '<datetime>' +%s.%N
+      {"datetimes become Unix seconds",
+       R"({"totalSize": 9, "done": true, "records": [
+           {"id": "salesforce", "t": "2026-01-01T00:00:00.000+0000"},
+           {"id": "zulu", "t": "2026-01-01T00:00:00Z"},
+           {"id": "colon offset", "t": "2026-01-01T02:30:00.500+02:30"},
+           {"id": "negative offset", "t": "2025-12-31T19:00:00-05:00"},
+           {"id": "leap day", "t": "2024-02-29T12:00:00.250Z"},
+           {"id": "before 1970", "t": "1969-12-31T23:59:59Z"},
+           {"id": "after 2038", "t": "2100-03-01T00:00:00.000+0000"},
+           {"id": "fraction", "t": "2026-06-15T08:45:30.125+0000"},
+           {"id": "date", "t": "2026-01-01"}]})",
+       Metric("m", "t", {{"id", "id"}}),
+       {R"({id="salesforce"} 1767225600)", R"({id="zulu"} 1767225600)",
+        R"({id="colon offset"} 1767225600.5)",
+        R"({id="negative offset"} 1767225600)",
+        R"({id="leap day"} 1709208000.25)", R"({id="before 1970"} -1)",
+        R"({id="after 2038"} 4107542400)",
+        R"({id="fraction"} 1781513130.125)", R"({id="date"} 1767225600)"}},
+      {"numeric strings, booleans and numbers as values",
+       R"({"totalSize": 6, "done": true, "records": [
+           {"id": "a", "v": "42"}, {"id": "b", "v": "-3.25"},
+           {"id": "c", "v": "1e3"}, {"id": "d", "v": true},
+           {"id": "e", "v": false}, {"id": "f", "v": 7}]})",
+       Metric("m", "v", {{"id", "id"}}),
+       {R"({id="a"} 42)", R"({id="b"} -3.25)", R"({id="c"} 1000)",
+        R"({id="d"} 1)", R"({id="e"} 0)", R"({id="f"} 7)"}},
+      {"a null value drops the series, which then clashes with nothing",
+       R"({"totalSize": 3, "done": true, "records": [
+           {"state": "running", "n": null},
+           {"state": "running", "n": 5},
+           {"state": "stopped", "n": 2}]})",
+       Metric("m", "n", {{"state", "state"}}),
+       {R"({state="running"} 5)", R"({state="stopped"} 2)"}},
+      {"aliases match case-insensitively",
+       R"({"totalSize": 1, "done": true, "records": [
+           {"attributes": {"type": "AggregateResult"}, "State": "running", "N": 4}]})",
+       Metric("m", "n", {{"state", "STATE"}}),
+       {R"({state="running"} 4)"}},
+      {"an exact match wins over a case-insensitive one",
+       R"({"totalSize": 1, "done": true, "records": [
+           {"N": 1, "n": 2, "S": "upper", "s": "lower"}]})",
+       Metric("m", "n", {{"s", "s"}}),
+       {R"({s="lower"} 2)"}},
+      {"no rows, no series",
+       R"({"totalSize": 0, "done": true, "records": []})",
+       Metric("m", "n", {{"state", "state"}}),
+       {}},
+  };
+  for (const MappingCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto families = ToFamilies(Query(c.metric), Result(c.result));
+    ASSERT_EQ(families.size(), 1u);
+    EXPECT_EQ(SeriesTexts(families[0]), c.want);
+  }
+}
+
+TEST(SamplesTest, MakesOneGaugeFamilyPerMetricInConfigOrder) {
+  QueryConfig query;
+  query.metrics = {
+      Metric("b_seconds", "t", {}, {}, "Help of b."),
+      Metric("a_total_things", "n", {}, {}, "Help of a."),
+  };
+  const auto families = ToFamilies(query, Result(R"({
+      "totalSize": 1, "done": true,
+      "records": [{"n": 3, "t": "2026-01-01T00:00:00.000+0000"}]})"));
+  ASSERT_EQ(families.size(), 2u);
+  EXPECT_EQ(families[0].name, "b_seconds");
+  EXPECT_EQ(families[0].help, "Help of b.");
+  EXPECT_EQ(families[0].type, prometheus::MetricType::Gauge);
+  EXPECT_EQ(SeriesTexts(families[0]), std::vector<std::string>{"{} 1767225600"});
+  EXPECT_EQ(families[1].name, "a_total_things");
+  EXPECT_EQ(families[1].type, prometheus::MetricType::Gauge);
+  EXPECT_EQ(SeriesTexts(families[1]), std::vector<std::string>{"{} 3"});
+}
+
+struct ErrorCase {
+  const char* name;
+  const char* result;
+  MetricConfig metric;
+  std::vector<std::string> in_message;
+  std::vector<std::string> not_in_message;
+};
+
+std::string ErrorOf(const QueryConfig& query, const QueryResult& result) {
+  try {
+    ToFamilies(query, result);
+  } catch (const CmdbError& e) {
+    EXPECT_EQ(e.code(), "parse");
+    return e.what();
+  }
+  ADD_FAILURE() << "no CmdbError";
+  return "";
+}
+
+TEST(SamplesTest, RejectsRecordsItCannotMap) {
+  const ErrorCase cases[] = {
+      {"missing value column",
+       R"({"totalSize": 2, "done": true, "records": [
+           {"attributes": {"type": "AggregateResult"}, "state": "a", "n": 1},
+           {"attributes": {"type": "AggregateResult"}, "state": "b", "count": 2}]})",
+       Metric("cloudaware_x", "n", {{"state", "state"}}),
+       {"cloudaware_x: record 1", "\"n\"", "count", "state"},
+       {"attributes"}},
+      {"missing relationship on the value path",
+       R"({"totalSize": 1, "done": true, "records": [{"Name": "i-1"}]})",
+       Metric("m", "CA10__account__r.CA10__score__c"),
+       {"m: record 0", "CA10__account__r.CA10__score__c", "Name"},
+       {}},
+      {"value not a number",
+       R"({"totalSize": 1, "done": true, "records": [{"n": "lots"}]})",
+       Metric("m", "n"),
+       {"m: record 0", "\"n\"", "not a number", "\"lots\""},
+       {}},
+      {"value an object",
+       R"({"totalSize": 1, "done": true, "records": [{"n": {"a": 1}}]})",
+       Metric("m", "n"),
+       {"m: record 0", "not a number", R"({"a":1})"},
+       {}},
+      {"label an array",
+       R"({"totalSize": 2, "done": true, "records": [
+           {"state": "a", "n": 1}, {"state": ["x", "y"], "n": 1}]})",
+       Metric("m", "n", {{"st", "state"}}),
+       {"m: record 1", "\"state\"", "label st", "array", R"(["x","y"])"},
+       {}},
+      {"label an object",
+       R"({"totalSize": 1, "done": true, "records": [
+           {"CA10__account__r": {"Name": "x"}, "n": 1}]})",
+       Metric("m", "n", {{"account", "CA10__account__r"}}),
+       {"m: record 0", "\"CA10__account__r\"", "object"},
+       {}},
+      {"two records with the same labels",
+       R"({"totalSize": 3, "done": true, "records": [
+           {"state": "running", "az": "a", "n": 1},
+           {"state": "stopped", "az": "a", "n": 2},
+           {"state": "running", "az": "b", "n": 3}]})",
+       Metric("m", "n", {{"state", "state"}}, {{"cloud", "aws"}}),
+       {R"(m: records 0 and 2 give the same labels {cloud="aws",state="running"})"},
+       {}},
+      {"the earliest repeat is reported",
+       R"({"totalSize": 6, "done": true, "records": [
+           {"s": "a", "n": 1}, {"s": "b", "n": 1}, {"s": "c", "n": 1},
+           {"s": "d", "n": null}, {"s": "b", "n": 1}, {"s": "a", "n": 1}]})",
+       Metric("m", "n", {{"s", "s"}}),
+       {R"(m: records 1 and 4 give the same labels {s="b"})"},
+       {}},
+  };
+  for (const ErrorCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string message = ErrorOf(Query(c.metric), Result(c.result));
+    for (const std::string& part : c.in_message) {
+      EXPECT_NE(message.find(part), std::string::npos)
+          << "\"" << part << "\" not in: " << message;
+    }
+    for (const std::string& part : c.not_in_message) {
+      EXPECT_EQ(message.find(part), std::string::npos)
+          << "\"" << part << "\" in: " << message;
+    }
+  }
+}
+
+TEST(SamplesTest, RejectsStringsThatAreNeitherNumbersNorDatetimes) {
+  const char* values[] = {
+      "",
+      " 42",
+      "42 ",
+      "0x10",
+      "1,5",
+      "nan",
+      "inf",
+      "-infinity",
+      "1e999",
+      "2026-13-01T00:00:00Z",
+      "2026-02-30T00:00:00Z",
+      "2026-01-01T24:00:00Z",
+      "2026-01-01T00:60:00Z",
+      "2026-01-01T00:00:00",
+      "2026-01-01T00:00:00.Z",
+      "2026-01-01T00:00:00+0000x",
+      "2026-01-01T00:00:00+00",
+      "2026-01-01 00:00:00Z",
+      "2026-1-01",
+      "2026-01-01T00:00Z",
+  };
+  for (const char* value : values) {
+    SCOPED_TRACE(value);
+    QueryResult result;
+    result.records.push_back({{"n", value}});
+    const std::string message = ErrorOf(Query(Metric("m", "n")),
+                                        result);
+    EXPECT_NE(message.find("not a number"), std::string::npos) << message;
+  }
+}
+
+TEST(SamplesTest, ShortensLongValuesInErrors) {
+  const std::string shown(64, 'x');
+  QueryResult result;
+  result.records.push_back({{"n", shown + std::string(200, 'y')}});
+  const std::string message =
+      ErrorOf(Query(Metric("m", "n")), result);
+  EXPECT_NE(message.find(shown), std::string::npos) << message;
+  EXPECT_EQ(message.find('y'), std::string::npos) << message;
+}
+
+TEST(SamplesTest, ListsAtMostTenColumnsInErrors) {
+  json record = {{"attributes", {{"type", "AggregateResult"}}}};
+  for (int i = 0; i < 25; ++i) {
+    record["c" + std::to_string(100 + i)] = i;
+  }
+  QueryResult result;
+  result.records.push_back(record);
+  const std::string message =
+      ErrorOf(Query(Metric("m", "n")), result);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_NE(message.find("c" + std::to_string(100 + i)), std::string::npos)
+        << message;
+  }
+  EXPECT_EQ(message.find("c110"), std::string::npos) << message;
+  EXPECT_NE(message.find("15 more"), std::string::npos) << message;
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr int kSlowdown = 10;
+#else
+constexpr int kSlowdown = 1;
+#endif
+
+TEST(SamplesTest, Maps100000RecordsQuickly) {
+  const json account = {{"attributes", {{"type", "CA10__CaAwsAccount__c"}}},
+                        {"CA10__accountId__c", "111122223333"}};
+  QueryResult result;
+  result.total_size = 100000;
+  result.records.resize(100000);
+  for (size_t i = 0; i < result.records.size(); ++i) {
+    json& record = result.records[i];
+    record["attributes"] = {{"type", "CA10__CaAwsInstance__c"}};
+    record["Name"] = "i-" + std::to_string(i);
+    record["CA10__account__r"] = account;
+    record["CA10__breezeLastUpdate__c"] = "2026-01-01T00:00:00.000+0000";
+  }
+  const QueryConfig query = Query(
+      Metric("m", "CA10__breezeLastUpdate__c",
+             {{"instance", "Name"},
+              {"account", "CA10__account__r.CA10__accountId__c"}},
+             {{"cloud", "aws"}}));
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto families = ToFamilies(query, result);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+
+  ASSERT_EQ(families.size(), 1u);
+  EXPECT_EQ(families[0].metric.size(), 100000u);
+  EXPECT_EQ(SeriesText(families[0].metric[99999]),
+            R"({account="111122223333",cloud="aws",instance="i-99999"} )"
+            "1767225600");
+  EXPECT_LT(elapsed, std::chrono::milliseconds(1000 * kSlowdown));
+}
+
+}  // namespace
+}  // namespace cloudaware_exporter

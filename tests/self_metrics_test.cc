@@ -1,0 +1,307 @@
+#include "exporter/self_metrics.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "exporter/process_metrics.h"
+
+namespace cloudaware_exporter {
+namespace {
+
+// The value of the sample written exactly as `series` ("name{a="b"}"), if
+// the exposition has it.
+std::optional<double> Sample(const std::string& text,
+                             const std::string& series) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const size_t space = line.rfind(' ');
+    if (line.starts_with('#') || space == std::string::npos) continue;
+    if (line.substr(0, space) == series)
+      return std::stod(line.substr(space + 1));
+  }
+  return std::nullopt;
+}
+
+bool HasLine(const std::string& text, const std::string& line) {
+  return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+// Every series SPEC.md names, after updates that give each one a child.
+std::unique_ptr<SelfMetrics> UpdatedMetrics() {
+  auto owner = std::make_unique<SelfMetrics>("1.2.3", "abcdef123456");
+  SelfMetrics& metrics = *owner;
+  metrics.SetUp(true);
+  metrics.CountTokenRequest("success", 1700000000.5);
+  metrics.CountTokenRequest("invalid_client", 1700000001);
+  metrics.SetTokenValid(true);
+  metrics.ObserveApiRequest("query", "200", 0.2);
+  metrics.ObserveApiRequest("token", "network", 3);
+  metrics.SetDailyRequests(120, 15000);
+  metrics.SetQuerySuccess("aws_ec2", true);
+  metrics.SetQueryDuration("aws_ec2", 1.5);
+  metrics.SetQueryLastSuccess("aws_ec2", 1700000002);
+  metrics.CountQueryError("aws_ec2", "INVALID_FIELD");
+  metrics.SetQuerySeries("aws_ec2", 7);
+  return owner;
+}
+
+TEST(SelfMetricsTest, InitialState) {
+  const SelfMetrics metrics("1.2.3", "abcdef123456");
+  const std::string text = metrics.Render();
+  EXPECT_EQ(Sample(text, "cloudaware_up"), 0);
+  EXPECT_EQ(Sample(text, "cloudaware_token_valid"), 0);
+  EXPECT_EQ(Sample(text, "cloudaware_token_last_success_timestamp_seconds"), 0);
+  EXPECT_EQ(Sample(text, "cloudaware_api_daily_requests_limit"), 0);
+  EXPECT_EQ(Sample(text, "cloudaware_api_daily_requests_used"), 0);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_exporter_build_info{revision="abcdef123456",version="1.2.3"})"),
+      1);
+  EXPECT_EQ(text.find("cloudaware_query_"), std::string::npos) << text;
+}
+
+TEST(SelfMetricsTest, ExposesSpecNamesTypesAndLabels) {
+  const std::string text = UpdatedMetrics()->Render();
+  const std::vector<std::pair<std::string, std::string>> types = {
+      {"cloudaware_up", "gauge"},
+      {"cloudaware_token_requests_total", "counter"},
+      {"cloudaware_token_last_success_timestamp_seconds", "gauge"},
+      {"cloudaware_token_valid", "gauge"},
+      {"cloudaware_api_requests_total", "counter"},
+      {"cloudaware_api_request_duration_seconds", "histogram"},
+      {"cloudaware_api_daily_requests_limit", "gauge"},
+      {"cloudaware_api_daily_requests_used", "gauge"},
+      {"cloudaware_query_success", "gauge"},
+      {"cloudaware_query_duration_seconds", "gauge"},
+      {"cloudaware_query_last_success_timestamp_seconds", "gauge"},
+      {"cloudaware_query_errors_total", "counter"},
+      {"cloudaware_query_series", "gauge"},
+      {"cloudaware_exporter_build_info", "gauge"},
+      {"process_cpu_seconds_total", "counter"},
+      {"process_resident_memory_bytes", "gauge"},
+      {"process_virtual_memory_bytes", "gauge"},
+      {"process_open_fds", "gauge"},
+      {"process_max_fds", "gauge"},
+      {"process_start_time_seconds", "gauge"},
+  };
+  for (const auto& [name, type] : types) {
+    EXPECT_TRUE(HasLine(text, "# TYPE " + name + " " + type)) << name;
+    EXPECT_NE(text.find("# HELP " + name + " "), std::string::npos) << name;
+  }
+
+  EXPECT_EQ(Sample(text, "cloudaware_up"), 1);
+  EXPECT_EQ(
+      Sample(text, R"(cloudaware_token_requests_total{result="success"})"), 1);
+  EXPECT_EQ(
+      Sample(text,
+             R"(cloudaware_token_requests_total{result="invalid_client"})"),
+      1);
+  // Only a successful request moves the timestamp.
+  EXPECT_EQ(Sample(text, "cloudaware_token_last_success_timestamp_seconds"),
+            1700000000.5);
+  EXPECT_EQ(Sample(text, "cloudaware_token_valid"), 1);
+  EXPECT_EQ(
+      Sample(text,
+             R"(cloudaware_api_requests_total{code="200",endpoint="query"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_api_requests_total{code="network",endpoint="token"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_api_request_duration_seconds_bucket{endpoint="query",le="0.1"})"),
+      0);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_api_request_duration_seconds_bucket{endpoint="query",le="0.25"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_api_request_duration_seconds_bucket{endpoint="token",le="120"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_api_request_duration_seconds_count{endpoint="token"})"),
+      1);
+  EXPECT_EQ(Sample(text, "cloudaware_api_daily_requests_limit"), 15000);
+  EXPECT_EQ(Sample(text, "cloudaware_api_daily_requests_used"), 120);
+  EXPECT_EQ(Sample(text, R"(cloudaware_query_success{query="aws_ec2"})"), 1);
+  EXPECT_EQ(
+      Sample(text, R"(cloudaware_query_duration_seconds{query="aws_ec2"})"),
+      1.5);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_query_last_success_timestamp_seconds{query="aws_ec2"})"),
+      1700000002);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_query_errors_total{error="INVALID_FIELD",query="aws_ec2"})"),
+      1);
+  EXPECT_EQ(Sample(text, R"(cloudaware_query_series{query="aws_ec2"})"), 7);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_exporter_build_info{revision="abcdef123456",version="1.2.3"})"),
+      1);
+}
+
+TEST(SelfMetricsTest, PromtoolAcceptsRender) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool is not installed; install the Debian package "
+                    "'prometheus' to run this check";
+  }
+  const std::string dir = ::testing::TempDir();
+  const std::string input =
+      dir + "self_metrics_" + std::to_string(getpid()) + ".prom";
+  const std::string output = input + ".out";
+  std::ofstream(input) << UpdatedMetrics()->Render();
+  const int status = std::system(
+      ("promtool check metrics < " + input + " > " + output + " 2>&1").c_str());
+  std::ifstream result(output);
+  const std::string report(std::istreambuf_iterator<char>(result), {});
+  std::remove(input.c_str());
+  std::remove(output.c_str());
+  EXPECT_EQ(status, 0) << report;
+  EXPECT_EQ(report, "") << report;
+}
+
+TEST(SelfMetricsTest, RemoveQueryDropsOnlyThatQuery) {
+  std::unique_ptr<SelfMetrics> owner = UpdatedMetrics();
+  SelfMetrics& metrics = *owner;
+  for (const char* query : {"gone", "gone_too_similar"}) {
+    metrics.SetQuerySuccess(query, false);
+    metrics.SetQueryDuration(query, 2);
+    metrics.SetQueryLastSuccess(query, 1700000003);
+    metrics.CountQueryError(query, "network");
+    metrics.CountQueryError(query, "timeout");
+    metrics.SetQuerySeries(query, 3);
+  }
+  ASSERT_NE(metrics.Render().find(R"(query="gone")"), std::string::npos);
+
+  metrics.RemoveQuery("gone");
+  const std::string text = metrics.Render();
+  EXPECT_EQ(text.find(R"(query="gone")"), std::string::npos) << text;
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_query_errors_total{error="timeout",query="gone_too_similar"})"),
+      1);
+  EXPECT_EQ(
+      Sample(text, R"(cloudaware_query_series{query="gone_too_similar"})"), 3);
+  EXPECT_EQ(Sample(text, R"(cloudaware_query_series{query="aws_ec2"})"), 7);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_query_errors_total{error="INVALID_FIELD",query="aws_ec2"})"),
+      1);
+
+  // A query that comes back starts from zero.
+  metrics.CountQueryError("gone", "network");
+  EXPECT_EQ(
+      Sample(metrics.Render(),
+             R"(cloudaware_query_errors_total{error="network",query="gone"})"),
+      1);
+}
+
+// Run under TSan in CI: scrapes race with updates and removals.
+TEST(SelfMetricsTest, RenderWhileUpdating) {
+  SelfMetrics metrics("1.2.3", "abc");
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 300; ++i) {
+      const std::string query = "q" + std::to_string(i % 3);
+      metrics.SetQuerySuccess(query, true);
+      metrics.CountQueryError(query, "network");
+      metrics.SetQuerySeries(query, i);
+      metrics.ObserveApiRequest("query", "200", 0.1);
+      if (i % 10 == 0) metrics.RemoveQuery(query);
+    }
+    done = true;
+  });
+  int renders = 0;
+  while (!done || renders == 0) {
+    EXPECT_NE(metrics.Render().find("cloudaware_up 0"), std::string::npos);
+    ++renders;
+  }
+  writer.join();
+}
+
+const prometheus::MetricFamily* Find(
+    const std::vector<prometheus::MetricFamily>& families, const char* name) {
+  for (const auto& family : families) {
+    if (family.name == name) return &family;
+  }
+  return nullptr;
+}
+
+TEST(ProcessMetricsTest, PlausibleValues) {
+  const std::vector<prometheus::MetricFamily> families =
+      CollectProcessMetrics();
+  const auto gauge = [&](const char* name) -> double {
+    const prometheus::MetricFamily* family = Find(families, name);
+    if (family == nullptr) {
+      ADD_FAILURE() << name << " missing";
+      return -1;
+    }
+    EXPECT_EQ(family->type, prometheus::MetricType::Gauge) << name;
+    EXPECT_EQ(family->metric.size(), 1u) << name;
+    return family->metric.at(0).gauge.value;
+  };
+  const double now = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+
+  const prometheus::MetricFamily* cpu =
+      Find(families, "process_cpu_seconds_total");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(cpu->type, prometheus::MetricType::Counter);
+  EXPECT_GE(cpu->metric.at(0).counter.value, 0);
+
+  const double rss = gauge("process_resident_memory_bytes");
+  EXPECT_GT(rss, 0);
+  EXPECT_GE(gauge("process_virtual_memory_bytes"), rss);
+  const double open_fds = gauge("process_open_fds");
+  EXPECT_GE(open_fds, 3);  // stdin, stdout, stderr
+  EXPECT_GE(gauge("process_max_fds"), open_fds);
+  const double start = gauge("process_start_time_seconds");
+  EXPECT_GT(start, now - 3600);
+  EXPECT_LT(start, now + 1);
+}
+
+TEST(ProcessMetricsTest, OpenFdsFollowsFiles) {
+  const auto open_fds = [] {
+    const auto families = CollectProcessMetrics();
+    const prometheus::MetricFamily* family = Find(families, "process_open_fds");
+    return family == nullptr ? -1.0 : family->metric.at(0).gauge.value;
+  };
+  const double before = open_fds();
+  std::FILE* files[3] = {std::tmpfile(), std::tmpfile(), std::tmpfile()};
+  const double during = open_fds();
+  for (std::FILE* file : files) std::fclose(file);
+  EXPECT_EQ(during, before + 3);
+}
+
+}  // namespace
+}  // namespace cloudaware_exporter
