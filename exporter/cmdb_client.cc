@@ -19,7 +19,8 @@ constexpr int kMaxPages = 1000;
 
 bool LooksLikeErrorCode(const std::string& s) {
   return !s.empty() && s.size() <= 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
+         std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
 }
 
 // A short, single-line rendering of a body that is not JSON (an HTML page
@@ -32,7 +33,8 @@ std::string Excerpt(const std::string& body) {
     text = text.substr(t + 7, end == std::string::npos ? 100 : end - t - 7);
   }
   std::string out;
-  for (char c : text.substr(0, 200)) out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  for (char c : text.substr(0, 200))
+    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
   return out;
 }
 
@@ -41,25 +43,28 @@ std::string Excerpt(const std::string& body) {
 bool IsInvalidSession(const CmdbError& e) {
   return e.status() == 401 &&
          (e.code() == "INVALID_SESSION_ID" || e.code() == "http_401") &&
-         std::string_view(e.what()).find("not valid for use with the REST API") ==
-             std::string_view::npos;
+         std::string_view(e.what()).find(
+             "not valid for use with the REST API") == std::string_view::npos;
 }
 
 bool IsAggregate(const nlohmann::json& records) {
-  return !records.empty() && records[0].is_object() && records[0].contains("attributes") &&
+  return !records.empty() && records[0].is_object() &&
+         records[0].contains("attributes") &&
          records[0]["attributes"].is_object() &&
          records[0]["attributes"].value("type", "") == "AggregateResult";
 }
 
 }  // namespace
 
-std::optional<std::pair<int64_t, int64_t>> ParseLimitInfo(std::string_view header) {
+std::optional<std::pair<int64_t, int64_t>> ParseLimitInfo(
+    std::string_view header) {
   constexpr std::string_view kKey = "api-usage=";
   size_t pos = 0;
   // "per-app-api-usage=" also contains the key: take the one at the start or
   // after a separator.
   while ((pos = header.find(kKey, pos)) != std::string_view::npos) {
-    if (pos == 0 || header[pos - 1] == ' ' || header[pos - 1] == ';' || header[pos - 1] == ',') {
+    if (pos == 0 || header[pos - 1] == ' ' || header[pos - 1] == ';' ||
+        header[pos - 1] == ',') {
       break;
     }
     pos += kKey.size();
@@ -68,12 +73,14 @@ std::optional<std::pair<int64_t, int64_t>> ParseLimitInfo(std::string_view heade
   std::string_view rest = header.substr(pos + kKey.size());
   int64_t used = 0, limit = 0;
   auto r1 = std::from_chars(rest.data(), rest.data() + rest.size(), used);
-  if (r1.ec != std::errc() || r1.ptr == rest.data() + rest.size() || *r1.ptr != '/') {
+  if (r1.ec != std::errc() || r1.ptr == rest.data() + rest.size() ||
+      *r1.ptr != '/') {
     return std::nullopt;
   }
   const char* second = r1.ptr + 1;
   auto r2 = std::from_chars(second, rest.data() + rest.size(), limit);
-  if (r2.ec != std::errc() || r2.ptr == second || used < 0 || limit <= 0) return std::nullopt;
+  if (r2.ec != std::errc() || r2.ptr == second || used < 0 || limit <= 0)
+    return std::nullopt;
   return std::make_pair(used, limit);
 }
 
@@ -95,37 +102,46 @@ CmdbError ParseRestError(int status, const std::string& body) {
       message += (c.empty() ? "" : c + ": ") + m;
     }
     if (!message.empty() || !code.empty()) {
-      return CmdbError(LooksLikeErrorCode(code) ? code : http,
-                       "HTTP " + std::to_string(status) + ": " + message.substr(0, 1000), status);
+      return CmdbError(
+          LooksLikeErrorCode(code) ? code : http,
+          "HTTP " + std::to_string(status) + ": " + message.substr(0, 1000),
+          status);
     }
   }
   if (doc.is_object()) {
     for (const auto& [code_key, msg_key] :
-         {std::pair{"errorCode", "message"}, std::pair{"error", "error_description"}}) {
+         {std::pair{"errorCode", "message"},
+          std::pair{"error", "error_description"}}) {
       if (doc.contains(code_key) && doc[code_key].is_string()) {
         std::string code = doc[code_key].get<std::string>();
         std::string message = doc.contains(msg_key) && doc[msg_key].is_string()
                                   ? doc[msg_key].get<std::string>()
                                   : "";
         return CmdbError(LooksLikeErrorCode(code) ? code : http,
-                         "HTTP " + std::to_string(status) + ": " + code.substr(0, 64) + ": " +
+                         "HTTP " + std::to_string(status) + ": " +
+                             code.substr(0, 64) + ": " +
                              message.substr(0, 1000),
                          status);
       }
     }
   }
   std::string excerpt = Excerpt(body);
-  return CmdbError(http,
-                   "HTTP " + std::to_string(status) +
-                       (excerpt.empty() ? " with an empty body" : ": " + excerpt),
-                   status);
+  return CmdbError(
+      http,
+      "HTTP " + std::to_string(status) +
+          (excerpt.empty() ? " with an empty body" : ": " + excerpt),
+      status);
 }
 
-CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens, HttpClient& http,
-                       SelfMetrics& metrics)
-    : api_version_(config.api_version), tokens_(tokens), http_(http), metrics_(metrics) {}
+CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
+                       HttpClient& http, SelfMetrics& metrics)
+    : api_version_(config.api_version),
+      tokens_(tokens),
+      http_(http),
+      metrics_(metrics) {}
 
-nlohmann::json CmdbClient::Call(const std::string& endpoint, const std::string& path) {
+nlohmann::json CmdbClient::Call(const std::string& endpoint,
+                                const std::string& path) {
   for (int attempt = 0;; ++attempt) {
     TokenSource::Token token = tokens_.Get();
     auto start = Clock::now();
@@ -135,13 +151,15 @@ nlohmann::json CmdbClient::Call(const std::string& endpoint, const std::string& 
                       {{"Authorization", "Bearer " + token.access_token},
                        {"Accept", "application/json"}});
     } catch (const CmdbError& e) {
-      metrics_.ObserveApiRequest(endpoint, e.code(),
-                                 std::chrono::duration<double>(Clock::now() - start).count());
+      metrics_.ObserveApiRequest(
+          endpoint, e.code(),
+          std::chrono::duration<double>(Clock::now() - start).count());
       metrics_.SetUp(false);
       throw;
     }
-    metrics_.ObserveApiRequest(endpoint, std::to_string(res.status),
-                               std::chrono::duration<double>(Clock::now() - start).count());
+    metrics_.ObserveApiRequest(
+        endpoint, std::to_string(res.status),
+        std::chrono::duration<double>(Clock::now() - start).count());
     if (auto usage = ParseLimitInfo(res.Header("Sforce-Limit-Info"))) {
       metrics_.SetDailyRequests(usage->first, usage->second);
     }
@@ -149,8 +167,11 @@ nlohmann::json CmdbClient::Call(const std::string& endpoint, const std::string& 
       nlohmann::json doc = nlohmann::json::parse(res.body, nullptr, false);
       if (doc.is_discarded() || !doc.is_object()) {
         metrics_.SetUp(false);
-        throw CmdbError("parse", "the API answered " + endpoint + " with a body that is not a "
-                                 "JSON object (" + std::to_string(res.body.size()) + " bytes)");
+        throw CmdbError("parse", "the API answered " + endpoint +
+                                     " with a body that is not a "
+                                     "JSON object (" +
+                                     std::to_string(res.body.size()) +
+                                     " bytes)");
       }
       metrics_.SetUp(true);
       return doc;
@@ -160,8 +181,9 @@ nlohmann::json CmdbClient::Call(const std::string& endpoint, const std::string& 
       tokens_.Invalidate(token.access_token);
       if (attempt == 0 && IsInvalidSession(error)) continue;
       metrics_.SetUp(false);
-      throw CmdbError("auth", "the API refused a new token too: " + std::string(error.what()),
-                      401);
+      throw CmdbError(
+          "auth",
+          "the API refused a new token too: " + std::string(error.what()), 401);
     }
     // A query error means the API works; only server errors say it does not.
     metrics_.SetUp(res.status < 500);
@@ -171,15 +193,16 @@ nlohmann::json CmdbClient::Call(const std::string& endpoint, const std::string& 
 
 QueryResult CmdbClient::Query(const std::string& soql) {
   QueryResult out;
-  nlohmann::json page =
-      Call("query", "/services/data/v" + api_version_ + "/query?q=" + UrlEncode(soql));
+  nlohmann::json page = Call("query", "/services/data/v" + api_version_ +
+                                          "/query?q=" + UrlEncode(soql));
   for (int pages = 1;; ++pages) {
-    if (!page.contains("records") || !page["records"].is_array() || !page.contains("done") ||
-        !page["done"].is_boolean()) {
+    if (!page.contains("records") || !page["records"].is_array() ||
+        !page.contains("done") || !page["done"].is_boolean()) {
       throw CmdbError("parse", "query response lacks records or done");
     }
     if (pages == 1) {
-      if (!page.contains("totalSize") || !page["totalSize"].is_number_integer()) {
+      if (!page.contains("totalSize") ||
+          !page["totalSize"].is_number_integer()) {
         throw CmdbError("parse", "query response lacks totalSize");
       }
       out.total_size = page["totalSize"].get<int64_t>();
@@ -189,20 +212,25 @@ QueryResult CmdbClient::Query(const std::string& soql) {
     out.done = page["done"].get<bool>();
     if (out.done) return out;
     if (aggregate) {
-      throw CmdbError("truncated",
-                      "aggregate result was cut at " + std::to_string(out.records.size()) +
-                          " rows (the API returns at most 2,000 groups): narrow the WHERE "
-                          "clause or group by fewer fields");
+      throw CmdbError(
+          "truncated",
+          "aggregate result was cut at " + std::to_string(out.records.size()) +
+              " rows (the API returns at most 2,000 groups): narrow the WHERE "
+              "clause or group by fewer fields");
     }
-    if (!page.contains("nextRecordsUrl") || !page["nextRecordsUrl"].is_string()) {
-      throw CmdbError("parse", "query response is not done but has no nextRecordsUrl");
+    if (!page.contains("nextRecordsUrl") ||
+        !page["nextRecordsUrl"].is_string()) {
+      throw CmdbError("parse",
+                      "query response is not done but has no nextRecordsUrl");
     }
     std::string next = page["nextRecordsUrl"].get<std::string>();
     if (next.rfind("/services/data/", 0) != 0) {
-      throw CmdbError("parse", "unexpected nextRecordsUrl " + next.substr(0, 100));
+      throw CmdbError("parse",
+                      "unexpected nextRecordsUrl " + next.substr(0, 100));
     }
     if (pages >= kMaxPages) {
-      throw CmdbError("truncated", "query result has more than " + std::to_string(kMaxPages) +
+      throw CmdbError("truncated", "query result has more than " +
+                                       std::to_string(kMaxPages) +
                                        " pages; add a LIMIT or aggregate it");
     }
     page = Call("query_more", next);

@@ -45,7 +45,8 @@ struct CloudawareConfig;
 struct HttpResponse;
 
 // "api-usage=18/5000[; per-app-api-usage=...]" -> {18, 5000}.
-std::optional<std::pair<int64_t, int64_t>> ParseLimitInfo(std::string_view header);
+std::optional<std::pair<int64_t, int64_t>> ParseLimitInfo(
+    std::string_view header);
 
 // The error in a REST error response, whatever the body: a JSON array of
 // {message, errorCode}, a single such object, an OAuth-style object, HTML or
@@ -55,8 +56,8 @@ CmdbError ParseRestError(int status, const std::string& body);
 
 class CmdbClient {
  public:
-  CmdbClient(const CloudawareConfig& config, TokenSource& tokens, HttpClient& http,
-             SelfMetrics& metrics);
+  CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
+             HttpClient& http, SelfMetrics& metrics);
 
   // Runs one query. Non-aggregate results are followed through
   // nextRecordsUrl; an aggregate result that is not done throws "truncated".

@@ -35,8 +35,8 @@ std::string EscapeHelp(const std::string& help) {
 // exposition. Both are fixed on a copy, which the usual case does not need.
 std::string Render(const std::vector<prometheus::MetricFamily>& families) {
   const prometheus::TextSerializer serializer;
-  const bool as_is = std::all_of(
-      families.begin(), families.end(), [](const auto& family) {
+  const bool as_is =
+      std::all_of(families.begin(), families.end(), [](const auto& family) {
         return !family.metric.empty() && !HelpNeedsEscaping(family.help);
       });
   if (as_is) return serializer.Serialize(families);

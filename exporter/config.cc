@@ -254,11 +254,12 @@ void Parser::Fail(const YAML::Mark& mark, const std::string& path,
   msg += ": ";
   if (!path.empty()) msg += path + ": ";
   msg += problem;
+  const std::string redacted = Secret().ToString();
   for (const auto& secret : secrets_) {
     if (secret.empty()) continue;
     for (size_t at = msg.find(secret); at != std::string::npos;
-         at = msg.find(secret, at + 8)) {
-      msg.replace(at, secret.size(), "<secret>");
+         at = msg.find(secret, at + redacted.size())) {
+      msg.replace(at, secret.size(), redacted);
     }
   }
   throw ConfigError(msg);
@@ -282,8 +283,9 @@ Mapping Parser::Map(const Item& item,
     if (known.size() > 0 &&
         std::find(known.begin(), known.end(), name) == known.end()) {
       std::string names;
-      for (auto k : known)
+      for (auto k : known) {
         names += (names.empty() ? "" : ", ") + std::string(k);
+      }
       Fail(key.Mark(), path,
            "unknown key " + Quote(name) + " (known: " + names + ")");
     }
@@ -320,6 +322,7 @@ std::string Parser::String(const Item& item) const {
 }
 
 std::string Parser::NonEmpty(const Item& item) const {
+  if (item.node.IsNull()) Fail(item, "must not be empty");
   std::string s = String(item);
   if (s.empty()) Fail(item, "must not be empty");
   return s;
@@ -375,8 +378,9 @@ size_t Parser::OneOf(const Item& item,
   auto it = std::find(choices.begin(), choices.end(), s);
   if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
   std::string names;
-  for (auto c : choices)
+  for (auto c : choices) {
     names += (names.empty() ? "" : " or ") + std::string(c);
+  }
   Fail(item, "must be " + names + ", got " + Quote(s));
 }
 
@@ -390,6 +394,7 @@ std::string Parser::Url(const Item& item, bool port_required,
     if (rest.starts_with(prefix)) {
       scheme = prefix;
       rest.remove_prefix(prefix.size());
+      break;
     }
   }
   if (scheme.empty()) {
@@ -576,7 +581,7 @@ void Parser::ParseSecret(const Mapping& m, CloudawareConfig& c) {
   }
   if (!inline_secret && !file) {
     Fail(m.item.node.Mark(), Child(m.item.path, "client_secret"),
-         "is required (or client_secret_file)");
+         "is required; set client_secret or client_secret_file");
   }
   if (inline_secret) {
     // String() and NonEmpty() never echo the value.
@@ -717,7 +722,6 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
       Item key{e.key_node, e.value.path};
       std::string label = LabelName(key, e.key);
       add_label(key, label);
-      if (e.value.node.IsNull()) Fail(e.value, "must not be empty");
       metric.const_labels.emplace_back(label, NonEmpty(e.value));
     }
     std::sort(metric.const_labels.begin(), metric.const_labels.end());

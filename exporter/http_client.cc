@@ -15,7 +15,8 @@ constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxIdlePerHost = 8;
 
 std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -32,7 +33,9 @@ bool Bypass(const std::vector<std::string>& no_proxy, const std::string& host) {
 
 }  // namespace
 
-std::string Url::Base() const { return scheme + "://" + host + ":" + std::to_string(port); }
+std::string Url::Base() const {
+  return scheme + "://" + host + ":" + std::to_string(port);
+}
 
 std::optional<Url> ParseUrl(const std::string& url) {
   Url u;
@@ -43,12 +46,15 @@ std::optional<Url> ParseUrl(const std::string& url) {
   std::string rest = url.substr(sep + 3);
   rest = rest.substr(0, rest.find_first_of("/?#"));
   size_t at = rest.rfind('@');
-  if (at != std::string::npos) rest = rest.substr(at + 1);  // userinfo is not ours to send
+  if (at != std::string::npos)
+    rest = rest.substr(at + 1);  // userinfo is not ours to send
   size_t colon = rest.rfind(':');
-  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+  if (colon != std::string::npos &&
+      rest.find(']', colon) == std::string::npos) {
     std::string port = rest.substr(colon + 1);
     if (port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        !std::all_of(port.begin(), port.end(),
+                     [](char c) { return c >= '0' && c <= '9'; })) {
       return std::nullopt;
     }
     u.port = std::stoi(port);
@@ -88,6 +94,11 @@ HttpClient::HttpClient(const CloudawareConfig& config, const EnvLookup& env)
     : read_timeout_(config.request_timeout),
       ca_file_(config.tls.ca_file),
       insecure_skip_verify_(config.tls.insecure_skip_verify) {
+  // As Go programs do, honour OpenSSL's SSL_CERT_FILE when no CA file is
+  // configured; httplib itself only reads the system store.
+  if (ca_file_.empty()) {
+    if (auto v = env("SSL_CERT_FILE"); v && !v->empty()) ca_file_ = *v;
+  }
   std::string proxy = config.proxy_url;
   if (proxy.empty()) {
     for (const char* name : {"HTTPS_PROXY", "https_proxy"}) {
@@ -143,18 +154,21 @@ std::unique_ptr<httplib::Client> HttpClient::Checkout(const Url& base) {
     client->enable_server_certificate_verification(!insecure_skip_verify_);
     if (!ca_file_.empty()) client->set_ca_cert_path(ca_file_);
   }
-  if (proxy_ && !Bypass(no_proxy_, base.host)) client->set_proxy(proxy_->host, proxy_->port);
+  if (proxy_ && !Bypass(no_proxy_, base.host))
+    client->set_proxy(proxy_->host, proxy_->port);
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) throw CmdbError("network", "the exporter is shutting down");
   in_flight_.insert(client.get());
   return client;
 }
 
-void HttpClient::Return(const Url& base, std::unique_ptr<httplib::Client> client) {
+void HttpClient::Return(const Url& base,
+                        std::unique_ptr<httplib::Client> client) {
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_.erase(client.get());
   auto& idle = idle_[base.Base()];
-  if (!stopped_ && idle.size() < kMaxIdlePerHost) idle.push_back(std::move(client));
+  if (!stopped_ && idle.size() < kMaxIdlePerHost)
+    idle.push_back(std::move(client));
 }
 
 HttpResponse HttpClient::Do(const Url& base, const Send& send) {
@@ -169,8 +183,9 @@ HttpResponse HttpClient::Do(const Url& base, const Send& send) {
       long verify = client->get_openssl_verify_result();
       what = "TLS certificate verification failed for " + base.host + ": " +
              X509_verify_cert_error_string(verify) +
-             (ca_file_.empty() ? " (system CAs; set cloudaware.tls.ca_file for a private CA)"
-                               : " (CA file " + ca_file_ + ")");
+             (ca_file_.empty()
+                  ? " (system CAs; set cloudaware.tls.ca_file for a private CA)"
+                  : " (trusting only the CAs in " + ca_file_ + ")");
     }
     // The connection is in an unknown state: do not reuse it.
     {
@@ -180,11 +195,13 @@ HttpResponse HttpClient::Do(const Url& base, const Send& send) {
     bool timed_out = err == httplib::Error::ConnectionTimeout ||
                      (err == httplib::Error::Read && elapsed >= read_timeout_);
     if (timed_out) {
-      throw CmdbError("timeout", base.host + ": no answer within " +
-                                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                        elapsed)
-                                                        .count()) +
-                                     "s (" + what + ")");
+      throw CmdbError(
+          "timeout",
+          base.host + ": no answer within " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::seconds>(elapsed)
+                      .count()) +
+              "s (" + what + ")");
     }
     throw CmdbError("network", base.Base() + ": " + what);
   }
@@ -195,18 +212,23 @@ HttpResponse HttpClient::Do(const Url& base, const Send& send) {
 
 HttpResponse HttpClient::Get(const Url& base, const std::string& path_and_query,
                              const httplib::Headers& headers) {
-  return Do(base, [&](httplib::Client& c) { return c.Get(path_and_query.c_str(), headers); });
+  return Do(base, [&](httplib::Client& c) {
+    return c.Get(path_and_query.c_str(), headers);
+  });
 }
 
 HttpResponse HttpClient::PostForm(const Url& base, const std::string& path,
-                                  const httplib::Headers& headers, const std::string& body) {
+                                  const httplib::Headers& headers,
+                                  const std::string& body) {
   return Do(base, [&](httplib::Client& c) {
-    return c.Post(path.c_str(), headers, body, "application/x-www-form-urlencoded");
+    return c.Post(path.c_str(), headers, body,
+                  "application/x-www-form-urlencoded");
   });
 }
 
 HttpResponse HttpClient::PostJson(const Url& base, const std::string& path,
-                                  const httplib::Headers& headers, const std::string& body) {
+                                  const httplib::Headers& headers,
+                                  const std::string& body) {
   return Do(base, [&](httplib::Client& c) {
     return c.Post(path.c_str(), headers, body, "application/json");
   });

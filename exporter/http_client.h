@@ -42,7 +42,7 @@ struct HttpResponse {
 class HttpClient {
  public:
   // env looks up HTTPS_PROXY, https_proxy, NO_PROXY and no_proxy when
-  // config.proxy_url is empty.
+  // config.proxy_url is empty, and SSL_CERT_FILE when tls.ca_file is.
   HttpClient(const CloudawareConfig& config, const EnvLookup& env);
   ~HttpClient();
 
@@ -52,9 +52,11 @@ class HttpClient {
   HttpResponse Get(const Url& base, const std::string& path_and_query,
                    const httplib::Headers& headers);
   HttpResponse PostForm(const Url& base, const std::string& path,
-                        const httplib::Headers& headers, const std::string& body);
+                        const httplib::Headers& headers,
+                        const std::string& body);
   HttpResponse PostJson(const Url& base, const std::string& path,
-                        const httplib::Headers& headers, const std::string& body);
+                        const httplib::Headers& headers,
+                        const std::string& body);
 
   // Aborts requests in flight; later requests fail at once.
   void Stop();

@@ -25,39 +25,60 @@ std::string HtmlEscape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-std::string RenderLandingPage(const std::string& version, const std::string& telemetry_path,
+std::string RenderLandingPage(const std::string& version,
+                              const std::string& telemetry_path,
                               const std::vector<Poller::QueryStatus>& queries) {
   std::string h =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Cloudaware "
       "Exporter</title>\n<style>body{font-family:sans-serif;margin:2em}"
-      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px "
+      "8px;"
       "text-align:left}.fail{color:#b00}</style></head><body>\n"
       "<h1>Cloudaware Exporter</h1>\n<p>Version " +
-      HtmlEscape(version) + "</p>\n<ul>\n<li><a href=\"" + HtmlEscape(telemetry_path) +
+      HtmlEscape(version) + "</p>\n<ul>\n<li><a href=\"" +
+      HtmlEscape(telemetry_path) +
       "\">Metrics</a></li>\n<li><a href=\"/-/healthy\">Health</a></li>\n"
       "<li><a href=\"/-/ready\">Readiness</a></li>\n</ul>\n<h2>Queries</h2>\n"
-      "<table>\n<tr><th>query</th><th>interval</th><th>last run</th><th>next run</th>"
-      "<th>duration</th><th>rows</th><th>series</th><th>status</th><th>last error</th></tr>\n";
+      "<table>\n<tr><th>query</th><th>interval</th><th>last run</th><th>next "
+      "run</th>"
+      "<th>duration</th><th>rows</th><th>series</th><th>status</th><th>last "
+      "error</th></tr>\n";
   for (const auto& q : queries) {
     char duration[32];
     std::snprintf(duration, sizeof duration, "%.3fs", q.duration_seconds);
-    std::string status = q.running ? "running" : !q.last_run ? "pending" : q.success ? "ok" : "failed";
-    h += "<tr><td>" + HtmlEscape(q.name) + "</td><td>" + FormatDuration(q.interval) +
-         "</td><td>" + Time(q.last_run) + "</td><td>" + Time(q.next_run) + "</td><td>" +
-         (q.last_run ? duration : "") + "</td><td>" + std::to_string(q.rows) + "</td><td>" +
-         std::to_string(q.series) + "</td><td" + (status == "failed" ? " class=\"fail\"" : "") +
-         ">" + status + "</td><td>" + HtmlEscape(q.last_error) + "</td></tr>\n";
+    std::string status = q.running     ? "running"
+                         : !q.last_run ? "pending"
+                         : q.success   ? "ok"
+                                       : "failed";
+    h += "<tr><td>" + HtmlEscape(q.name) + "</td><td>" +
+         FormatDuration(q.interval) + "</td><td>" + Time(q.last_run) +
+         "</td><td>" + Time(q.next_run) + "</td><td>" +
+         (q.last_run ? duration : "") + "</td><td>" + std::to_string(q.rows) +
+         "</td><td>" + std::to_string(q.series) + "</td><td" +
+         (status == "failed" ? " class=\"fail\"" : "") + ">" + status +
+         "</td><td>" + HtmlEscape(q.last_error) + "</td></tr>\n";
   }
   h += "</table>\n</body></html>\n";
   return h;

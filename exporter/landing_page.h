@@ -11,7 +11,8 @@ namespace cloudaware_exporter {
 
 std::string HtmlEscape(const std::string& s);
 
-std::string RenderLandingPage(const std::string& version, const std::string& telemetry_path,
+std::string RenderLandingPage(const std::string& version,
+                              const std::string& telemetry_path,
                               const std::vector<Poller::QueryStatus>& queries);
 
 }  // namespace cloudaware_exporter

@@ -23,24 +23,30 @@ using LogField = std::pair<std::string_view, std::string>;
 
 // Sets the minimum level and format; out defaults to std::cerr and must
 // outlive every later log call (tests pass a stringstream).
-void ConfigureLogging(LogLevel level, LogFormat format, std::ostream* out = nullptr);
+void ConfigureLogging(LogLevel level, LogFormat format,
+                      std::ostream* out = nullptr);
 // Adds a string to scrub from every line; empty strings are ignored.
 void Redact(const std::string& secret);
 // Drops a string added by Redact (a token that was replaced).
 void Unredact(const std::string& secret);
 
 // ts=2026-11-24T06:12:36.123Z level=info msg="..." key=value ...
-void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
-inline void LogDebug(std::string_view msg, std::initializer_list<LogField> f = {}) {
+void Log(LogLevel level, std::string_view msg,
+         std::initializer_list<LogField> fields = {});
+inline void LogDebug(std::string_view msg,
+                     std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kDebug, msg, f);
 }
-inline void LogInfo(std::string_view msg, std::initializer_list<LogField> f = {}) {
+inline void LogInfo(std::string_view msg,
+                    std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kInfo, msg, f);
 }
-inline void LogWarn(std::string_view msg, std::initializer_list<LogField> f = {}) {
+inline void LogWarn(std::string_view msg,
+                    std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kWarn, msg, f);
 }
-inline void LogError(std::string_view msg, std::initializer_list<LogField> f = {}) {
+inline void LogError(std::string_view msg,
+                     std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kError, msg, f);
 }
 

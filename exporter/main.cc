@@ -57,10 +57,11 @@ struct Flags {
 
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
-  const std::map<std::string, bool*> switches = {{"--config.check", &f.config_check},
-                                                 {"--once", &f.once},
-                                                 {"--web.enable-lifecycle", &f.web.enable_lifecycle},
-                                                 {"--version", &f.version}};
+  const std::map<std::string, bool*> switches = {
+      {"--config.check", &f.config_check},
+      {"--once", &f.once},
+      {"--web.enable-lifecycle", &f.web.enable_lifecycle},
+      {"--version", &f.version}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -86,15 +87,19 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (name == "--web.listen-address") {
       f.web.listen_address = value;
     } else if (name == "--web.telemetry-path") {
-      if (value.empty() || value[0] != '/') Usage("--web.telemetry-path must start with /");
+      if (value.empty() || value[0] != '/')
+        Usage("--web.telemetry-path must start with /");
       f.web.telemetry_path = value;
     } else if (name == "--log.level") {
       auto level = ParseLogLevel(value);
-      if (!level) Usage("--log.level must be debug, info, warn or error, got '" + value + "'");
+      if (!level)
+        Usage("--log.level must be debug, info, warn or error, got '" + value +
+              "'");
       f.log_level = *level;
     } else if (name == "--log.format") {
       auto format = ParseLogFormat(value);
-      if (!format) Usage("--log.format must be logfmt or json, got '" + value + "'");
+      if (!format)
+        Usage("--log.format must be logfmt or json, got '" + value + "'");
       f.log_format = *format;
     } else {
       Usage("unknown flag " + name);
@@ -125,8 +130,8 @@ struct Pipeline {
   Poller poller;
 };
 
-std::vector<std::shared_ptr<const std::string>> Exposition(const Collector& collector,
-                                                           const SelfMetrics& metrics) {
+std::vector<std::shared_ptr<const std::string>> Exposition(
+    const Collector& collector, const SelfMetrics& metrics) {
   auto chunks = collector.snapshot()->blocks;
   chunks.push_back(std::make_shared<const std::string>(metrics.Render()));
   return chunks;
@@ -137,11 +142,13 @@ class Exporter {
   Exporter(std::string config_file, Config config)
       : config_file_(std::move(config_file)),
         metrics_(CLOUDAWARE_VERSION, CLOUDAWARE_REVISION),
-        pipeline_(std::make_shared<Pipeline>(std::move(config), metrics_, collector_)) {}
+        pipeline_(std::make_shared<Pipeline>(std::move(config), metrics_,
+                                             collector_)) {}
 
   int Once() {
     bool ok = pipeline_->poller.PollOnce();
-    for (const auto& chunk : Exposition(collector_, metrics_)) std::cout << *chunk;
+    for (const auto& chunk : Exposition(collector_, metrics_))
+      std::cout << *chunk;
     std::cout.flush();
     return ok ? 0 : 1;
   }
@@ -160,7 +167,8 @@ class Exporter {
     try {
       config = LoadConfig(config_file_);
     } catch (const ConfigError& e) {
-      LogError("reload failed, keeping the current config", {{"err", e.what()}});
+      LogError("reload failed, keeping the current config",
+               {{"err", e.what()}});
       return e.what();
     }
     auto old = Current();
@@ -168,7 +176,8 @@ class Exporter {
     for (const auto& q : config.queries) kept.insert(q.name);
     old->Stop();
     ready_once_ = ready_once_ || old->poller.ready();
-    auto next = std::make_shared<Pipeline>(std::move(config), metrics_, collector_);
+    auto next =
+        std::make_shared<Pipeline>(std::move(config), metrics_, collector_);
     for (const auto& q : old->config.queries) {
       if (!kept.count(q.name)) metrics_.RemoveQuery(q.name);
     }
@@ -177,8 +186,9 @@ class Exporter {
       pipeline_ = next;
     }
     next->poller.Start();
-    LogInfo("config reloaded", {{"file", config_file_},
-                                {"queries", std::to_string(next->config.queries.size())}});
+    LogInfo("config reloaded",
+            {{"file", config_file_},
+             {"queries", std::to_string(next->config.queries.size())}});
     return "";
   }
 
@@ -186,10 +196,13 @@ class Exporter {
     WebHandlers h;
     h.metrics = [this] { return Exposition(collector_, metrics_); };
     h.landing_page = [this, telemetry_path] {
-      return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path, Current()->poller.Status());
+      return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path,
+                               Current()->poller.Status());
     };
     // Stays ready across reloads: the old results keep being served.
-    h.ready = [this] { return ready_once_.load() || Current()->poller.ready(); };
+    h.ready = [this] {
+      return ready_once_.load() || Current()->poller.ready();
+    };
     h.reload = [this] { return Reload(); };
     return h;
   }
@@ -213,7 +226,8 @@ int Run(int argc, char** argv) {
   Flags flags = ParseFlags(argc, argv);
   if (flags.version) {
     std::cout << "cloudaware_exporter, version " << CLOUDAWARE_VERSION
-              << " (revision: " << CLOUDAWARE_REVISION << ")\n  built with: g++ " << __VERSION__
+              << " (revision: " << CLOUDAWARE_REVISION
+              << ")\n  built with: g++ " << __VERSION__
               << ", prometheus-cpp, cpp-httplib " << CPPHTTPLIB_VERSION << "\n";
     return 0;
   }
@@ -231,7 +245,8 @@ int Run(int argc, char** argv) {
     return 1;
   }
   if (flags.config_check) {
-    std::cout << flags.config_file << ": OK, " << config.queries.size() << " queries\n";
+    std::cout << flags.config_file << ": OK, " << config.queries.size()
+              << " queries\n";
     return 0;
   }
 
@@ -241,6 +256,11 @@ int Run(int argc, char** argv) {
   for (int s : {SIGHUP, SIGINT, SIGTERM}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (config.cloudaware.batching == Batching::kComposite) {
+    LogWarn(
+        "batching: composite is not implemented yet; queries are sent one by "
+        "one");
+  }
   Exporter exporter(flags.config_file, std::move(config));
   if (flags.once) return exporter.Once();
 
@@ -252,9 +272,9 @@ int Run(int argc, char** argv) {
     return 1;
   }
   exporter.Start();
-  LogInfo("cloudaware_exporter started",
-          {{"version", CLOUDAWARE_VERSION}, {"address", flags.web.listen_address},
-           {"config", flags.config_file}});
+  LogInfo("cloudaware_exporter started", {{"version", CLOUDAWARE_VERSION},
+                                          {"address", flags.web.listen_address},
+                                          {"config", flags.config_file}});
   for (;;) {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -262,7 +282,8 @@ int Run(int argc, char** argv) {
       exporter.Reload();
       continue;
     }
-    LogInfo("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    LogInfo("shutting down",
+            {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
     break;
   }
   web.Stop();

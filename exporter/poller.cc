@@ -17,7 +17,10 @@ double UnixSeconds(std::chrono::system_clock::time_point t) {
 
 Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
                SelfMetrics& metrics)
-    : config_(config), client_(client), collector_(collector), metrics_(metrics) {
+    : config_(config),
+      client_(client),
+      collector_(collector),
+      metrics_(metrics) {
   // Spread the first runs so that many queries do not hit the API at once:
   // up to a tenth of each interval, at most 10 s, so readiness stays quick.
   std::mt19937_64 rng(std::random_device{}());
@@ -25,9 +28,11 @@ Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
   for (const QueryConfig& q : config_.queries) {
     State s;
     s.config = &q;
-    auto max_jitter = std::min<std::chrono::milliseconds>(q.interval / 10, std::chrono::seconds(10));
-    s.next_run = now + std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(
-                           0, std::max<int64_t>(0, max_jitter.count()))(rng));
+    auto max_jitter = std::min<std::chrono::milliseconds>(
+        q.interval / 10, std::chrono::seconds(10));
+    s.next_run =
+        now + std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(
+                  0, std::max<int64_t>(0, max_jitter.count()))(rng));
     states_.push_back(std::move(s));
   }
   std::vector<std::string> names;
@@ -45,8 +50,8 @@ bool Poller::PollOnce() {
       if (!Run(i)) all_ok = false;
     }
   };
-  size_t n = std::min<size_t>(static_cast<size_t>(config_.cloudaware.max_concurrency),
-                              states_.size());
+  size_t n = std::min<size_t>(
+      static_cast<size_t>(config_.cloudaware.max_concurrency), states_.size());
   std::vector<std::thread> threads;
   for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
   work();
@@ -69,7 +74,8 @@ bool Poller::Run(size_t i) {
     code = e.code();
     message = e.what();
   } catch (const std::exception& e) {
-    // Nothing may escape a worker: an unexpected failure is reported like any other.
+    // Nothing may escape a worker: an unexpected failure is reported like any
+    // other.
     code = "internal";
     message = e.what();
   }
@@ -79,7 +85,8 @@ bool Poller::Run(size_t i) {
   metrics_.SetQueryDuration(q.name, seconds);
   metrics_.SetQuerySuccess(q.name, ok);
   if (ok) {
-    metrics_.SetQueryLastSuccess(q.name, UnixSeconds(std::chrono::system_clock::now()));
+    metrics_.SetQueryLastSuccess(q.name,
+                                 UnixSeconds(std::chrono::system_clock::now()));
     metrics_.SetQuerySeries(q.name, static_cast<double>(series));
   } else {
     metrics_.CountQueryError(q.name, code);
@@ -99,16 +106,20 @@ bool Poller::Run(size_t i) {
     s.last_error.clear();
     if (s.last_logged != "ok") {
       if (s.last_logged.empty()) {
-        LogDebug("query succeeded", {{"query", q.name}, {"rows", std::to_string(rows)}});
+        LogDebug("query succeeded",
+                 {{"query", q.name}, {"rows", std::to_string(rows)}});
       } else {
-        LogInfo("query recovered", {{"query", q.name}, {"series", std::to_string(series)}});
+        LogInfo("query recovered",
+                {{"query", q.name}, {"series", std::to_string(series)}});
       }
       s.last_logged = "ok";
     }
   } else {
     s.last_error = code + ": " + message;
     if (s.last_logged != code) {
-      LogWarn("query failed", {{"query", q.name}, {"error", code}, {"err", message}});
+      // The token source already logged why there is no token, once.
+      Log(code == "auth" ? LogLevel::kDebug : LogLevel::kWarn, "query failed",
+          {{"query", q.name}, {"error", code}, {"err", message}});
       s.last_logged = code;
     }
     DropIfStaleLocked(s, Clock::now());
@@ -122,8 +133,10 @@ void Poller::DropIfStaleLocked(State& s, Clock::time_point now) {
   collector_.Drop(s.config->name);
   metrics_.SetQuerySeries(s.config->name, 0);
   s.series = 0;
-  LogWarn("dropped stale series", {{"query", s.config->name},
-                                   {"stale_after", std::to_string(s.config->stale_after.count() / 1000) + "s"}});
+  LogWarn("dropped stale series",
+          {{"query", s.config->name},
+           {"stale_after",
+            std::to_string(s.config->stale_after.count() / 1000) + "s"}});
 }
 
 void Poller::Start() {
@@ -131,7 +144,8 @@ void Poller::Start() {
   if (scheduler_.joinable()) return;
   stopping_ = false;
   size_t n = static_cast<size_t>(config_.cloudaware.max_concurrency);
-  for (size_t i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < n; ++i)
+    workers_.emplace_back([this] { WorkerLoop(); });
   scheduler_ = std::thread([this] { SchedulerLoop(); });
 }
 
@@ -189,7 +203,8 @@ void Poller::WorkerLoop() {
     if (!ready_ && std::all_of(states_.begin(), states_.end(),
                                [](const State& st) { return st.ran; })) {
       ready_ = true;
-      LogInfo("first poll cycle finished", {{"queries", std::to_string(states_.size())}});
+      LogInfo("first poll cycle finished",
+              {{"queries", std::to_string(states_.size())}});
     }
     scheduler_cv_.notify_one();
   }
@@ -206,8 +221,10 @@ std::vector<Poller::QueryStatus> Poller::Status() const {
     q.interval = s.config->interval;
     q.last_run = s.last_run_wall;
     q.last_success = s.last_success_wall;
-    q.next_run = wall_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                s.next_run - now);
+    q.next_run =
+        wall_now +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            s.next_run - now);
     q.duration_seconds = s.duration_seconds;
     q.rows = s.rows;
     q.series = s.series;

@@ -43,10 +43,12 @@ class Poller {
     size_t series = 0;
     bool success = false;
     bool running = false;
-    std::string last_error;  // code and message of the last failure, "" after a success
+    std::string
+        last_error;  // code and message of the last failure, "" after a success
   };
 
-  Poller(const Config& config, CmdbClient& client, Collector& collector, SelfMetrics& metrics);
+  Poller(const Config& config, CmdbClient& client, Collector& collector,
+         SelfMetrics& metrics);
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;

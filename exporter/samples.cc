@@ -193,11 +193,10 @@ std::optional<double> ParseDateTime(std::string_view text) {
   if (text.size() == 10) return days * 86400;
 
   int hour, minute, second;
-  if (text[10] != 'T' || !ParseDigits(text, 11, 2, &hour) ||
-      text.size() < 19 || text[13] != ':' ||
-      !ParseDigits(text, 14, 2, &minute) || text[16] != ':' ||
-      !ParseDigits(text, 17, 2, &second) || hour > 23 || minute > 59 ||
-      second > 59) {
+  if (text[10] != 'T' || !ParseDigits(text, 11, 2, &hour) || text.size() < 19 ||
+      text[13] != ':' || !ParseDigits(text, 14, 2, &minute) ||
+      text[16] != ':' || !ParseDigits(text, 17, 2, &second) || hour > 23 ||
+      minute > 59 || second > 59) {
     return std::nullopt;
   }
   size_t pos = 19;
@@ -244,8 +243,8 @@ std::optional<double> ParseDateTime(std::string_view text) {
 
 std::optional<double> ParseNumber(std::string_view text) {
   double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
-                                   value);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() ||
       !std::isfinite(value)) {
     return std::nullopt;
@@ -280,8 +279,8 @@ struct LabelSlot {
   int column = -1;
 };
 
-std::string DescribeLabels(const std::vector<prometheus::ClientMetric::Label>&
-                               labels) {
+std::string DescribeLabels(
+    const std::vector<prometheus::ClientMetric::Label>& labels) {
   std::string text = "{";
   for (const auto& label : labels) {
     if (text.size() > 1) text += ",";
@@ -329,13 +328,13 @@ void CheckUniqueLabels(const std::string& metric,
       ++end;
     }
     for (size_t i = begin + 1; i < end; ++i) {
-      if (duplicate && hashes[i].second > duplicate->second) break;
       size_t j = begin;
       while (j < i && !same(j, i)) ++j;
-      if (j < i) {
+      if (j == i) continue;
+      if (!duplicate || hashes[i].second < duplicate->second) {
         duplicate = {hashes[j].second, hashes[i].second};
-        break;
       }
+      break;  // later pairs in this run repeat later records
     }
   }
   if (duplicate) {
@@ -349,8 +348,8 @@ void CheckUniqueLabels(const std::string& metric,
 
 prometheus::MetricFamily ToFamily(const MetricConfig& metric,
                                   const QueryResult& result) {
-  prometheus::MetricFamily family{metric.name, metric.help,
-                                  prometheus::MetricType::Gauge, {}};
+  prometheus::MetricFamily family{
+      metric.name, metric.help, prometheus::MetricType::Gauge, {}};
 
   // Without a value column the result is SELECT COUNT(): the number is
   // totalSize and there are no records to take labels from.
@@ -374,8 +373,9 @@ prometheus::MetricFamily ToFamily(const MetricConfig& metric,
   for (const auto& [name, value] : metric.const_labels) {
     slots.push_back({name, value, -1});
   }
-  std::sort(slots.begin(), slots.end(),
-            [](const LabelSlot& a, const LabelSlot& b) { return a.name < b.name; });
+  std::sort(
+      slots.begin(), slots.end(),
+      [](const LabelSlot& a, const LabelSlot& b) { return a.name < b.name; });
   const Column value_column = MakeColumn(metric.value);
 
   family.metric.reserve(result.records.size());
@@ -385,7 +385,9 @@ prometheus::MetricFamily ToFamily(const MetricConfig& metric,
   for (size_t index = 0; index < result.records.size(); ++index) {
     const json& record = result.records[index];
     // Only built on the error path: this loop runs once per record.
-    auto where = [&] { return metric.name + ": record " + std::to_string(index); };
+    auto where = [&] {
+      return metric.name + ": record " + std::to_string(index);
+    };
 
     const json* raw = Find(record, value_column);
     if (raw == nullptr) {
@@ -395,8 +397,8 @@ prometheus::MetricFamily ToFamily(const MetricConfig& metric,
     if (raw->is_null()) continue;
     std::optional<double> value = SampleValue(*raw);
     if (!value) {
-      Fail(where() + " column \"" + metric.value + "\" is not a number: " +
-           Shown(*raw));
+      Fail(where() + " column \"" + metric.value +
+           "\" is not a number: " + Shown(*raw));
     }
 
     prometheus::ClientMetric series;

@@ -2,7 +2,9 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <iterator>
+#include <tuple>
 #include <vector>
 
 #include "exporter/process_metrics.h"
@@ -201,6 +203,20 @@ std::string SelfMetrics::Render() const {
   std::vector<prometheus::MetricFamily> process = CollectProcessMetrics();
   families.insert(families.end(), std::make_move_iterator(process.begin()),
                   std::make_move_iterator(process.end()));
+  // prometheus-cpp keeps a family's series in a hash map; sort them by
+  // labels so that the output is stable from one scrape to the next.
+  for (auto& family : families) {
+    std::stable_sort(family.metric.begin(), family.metric.end(),
+                     [](const prometheus::ClientMetric& a,
+                        const prometheus::ClientMetric& b) {
+                       return std::lexicographical_compare(
+                           a.label.begin(), a.label.end(), b.label.begin(),
+                           b.label.end(), [](const auto& x, const auto& y) {
+                             return std::tie(x.name, x.value) <
+                                    std::tie(y.name, y.value);
+                           });
+                     });
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

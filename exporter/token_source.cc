@@ -17,10 +17,11 @@ using Clock = std::chrono::steady_clock;
 // status, so a misbehaving server cannot blow up the label's cardinality.
 const std::set<std::string>& KnownOAuthErrors() {
   static const std::set<std::string> kCodes = {
-      "invalid_grant",       "invalid_client",  "invalid_client_id",
-      "unsupported_grant_type", "inactive_user", "inactive_org",
-      "rate_limit_exceeded", "invalid_request", "invalid_scope",
-      "unsupported_response_type"};
+      "invalid_grant",       "invalid_client",
+      "invalid_client_id",   "unsupported_grant_type",
+      "inactive_user",       "inactive_org",
+      "rate_limit_exceeded", "invalid_request",
+      "invalid_scope",       "unsupported_response_type"};
   return kCodes;
 }
 
@@ -34,7 +35,8 @@ std::string Base64(const std::string& in) {
 }
 
 double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -46,51 +48,65 @@ struct TokenFailure {
 
 }  // namespace
 
-std::string OAuthHint(const std::string& error, const std::string& description) {
+std::string OAuthHint(const std::string& error,
+                      const std::string& description) {
   if (error == "invalid_grant") {
     if (description == "request not supported on this domain") {
-      return "cloudaware.url must be the org's My Domain URL (Setup > My Domain, e.g. "
+      return "cloudaware.url must be the org's My Domain URL (Setup > My "
+             "Domain, e.g. "
              "https://acme.my.salesforce.com); login.salesforce.com and "
              "test.salesforce.com do not support the client credentials flow";
     }
     if (description == "no client credentials user enabled") {
-      return "set the Run As user in the External Client App: Policies > OAuth Policies > "
-             "Client Credentials Flow > Run As (a username, not an email address)";
+      return "set the Run As user in the External Client App: Policies > OAuth "
+             "Policies > "
+             "Client Credentials Flow > Run As (a username, not an email "
+             "address)";
     }
     if (description == "user hasn't approved this consumer") {
-      return "let the Run As user use the app: in its OAuth Policies set Permitted Users "
+      return "let the Run As user use the app: in its OAuth Policies set "
+             "Permitted Users "
              "and add the user's profile or permission set";
     }
-    return "the Run As user cannot sign in: check that it is active, has the API Enabled "
-           "(and API Only) permission, and is not blocked by IP ranges or login hours";
+    return "the Run As user cannot sign in: check that it is active, has the "
+           "API Enabled "
+           "(and API Only) permission, and is not blocked by IP ranges or "
+           "login hours";
   }
   if (error == "invalid_client") {
-    return "the client secret is wrong or belongs to another app: copy the Consumer Secret "
+    return "the client secret is wrong or belongs to another app: copy the "
+           "Consumer Secret "
            "again from the app's Settings > OAuth Settings";
   }
   if (error == "invalid_client_id") {
-    return "the client id (Consumer Key) is unknown: copy it again from the app's OAuth "
+    return "the client id (Consumer Key) is unknown: copy it again from the "
+           "app's OAuth "
            "Settings; a new or changed app takes a few minutes to apply";
   }
   if (error == "unsupported_grant_type") {
-    return "enable the Client Credentials Flow in the app's OAuth settings (Flow "
+    return "enable the Client Credentials Flow in the app's OAuth settings "
+           "(Flow "
            "Enablement) and in its OAuth Policies";
   }
-  if (error == "inactive_user") return "the Run As user is inactive: reactivate it or choose another";
+  if (error == "inactive_user")
+    return "the Run As user is inactive: reactivate it or choose another";
   if (error == "inactive_org") return "the org is locked, closed or suspended";
   if (error == "rate_limit_exceeded") {
-    return "too many logins for the Run As user (Salesforce allows 3,600 an hour); another "
+    return "too many logins for the Run As user (Salesforce allows 3,600 an "
+           "hour); another "
            "integration may share the user";
   }
-  if (error == "invalid_scope") return "the app's OAuth scopes must include api";
+  if (error == "invalid_scope")
+    return "the app's OAuth scopes must include api";
   return "";
 }
 
-TokenSource::TokenSource(const CloudawareConfig& config, HttpClient& http, SelfMetrics& metrics)
+TokenSource::TokenSource(const CloudawareConfig& config, HttpClient& http,
+                         SelfMetrics& metrics)
     : TokenSource(config, http, metrics, Options{}) {}
 
-TokenSource::TokenSource(const CloudawareConfig& config, HttpClient& http, SelfMetrics& metrics,
-                         Options options)
+TokenSource::TokenSource(const CloudawareConfig& config, HttpClient& http,
+                         SelfMetrics& metrics, Options options)
     : config_(config),
       token_url_(ParseUrl(config.url).value_or(Url{})),
       http_(http),
@@ -121,9 +137,12 @@ TokenSource::Token TokenSource::Get() {
   if (token_) return *token_;
   auto now = Clock::now();
   if (now < retry_at_) {
-    auto wait = std::chrono::duration_cast<std::chrono::seconds>(retry_at_ - now).count() + 1;
-    throw CmdbError("auth", last_error_ + " (next token request in " + std::to_string(wait) +
-                                "s)");
+    auto wait =
+        std::chrono::duration_cast<std::chrono::seconds>(retry_at_ - now)
+            .count() +
+        1;
+    throw CmdbError("auth", last_error_ + " (next token request in " +
+                                std::to_string(wait) + "s)");
   }
   fetching_ = true;
   Secret secret = secret_;
@@ -151,8 +170,9 @@ TokenSource::Token TokenSource::Get() {
   retry_at_ = {};
   metrics_.SetTokenValid(true);
   if (last_logged_ != "success") {
-    LogInfo("obtained an access token", {{"url", token_url_.Base()},
-                                         {"instance_url", token_->instance.Base()}});
+    LogInfo("obtained an access token",
+            {{"url", token_url_.Base()},
+             {"instance_url", token_->instance.Base()}});
     last_logged_ = "success";
   }
   return *token_;
@@ -168,8 +188,11 @@ void TokenSource::Invalidate(const std::string& access_token) {
   // policy or host problem, not expiry): back off instead of asking anew for
   // every query.
   if (Clock::now() - obtained_at_ < options_.min_backoff) {
-    Fail("refused", "the API refused a token obtained moments ago (401 INVALID_SESSION_ID)",
-         "check that the Run As user may use the REST API and that instance_url is reachable");
+    Fail(
+        "refused",
+        "the API refused a token obtained moments ago (401 INVALID_SESSION_ID)",
+        "check that the Run As user may use the REST API and that instance_url "
+        "is reachable");
   }
 }
 
@@ -179,9 +202,11 @@ void TokenSource::Fail(const std::string& result, const std::string& message,
   metrics_.SetUp(false);
   ++failures_;
   auto backoff = options_.min_backoff * (1LL << std::min(failures_ - 1, 20));
-  retry_at_ = Clock::now() + std::min<std::chrono::milliseconds>(
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
-                                 options_.max_backoff);
+  retry_at_ =
+      Clock::now() +
+      std::min<std::chrono::milliseconds>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
+          options_.max_backoff);
   last_error_ = message;
   if (last_logged_ != result) {
     LogError("token request failed",
@@ -197,8 +222,8 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
   std::string body = "grant_type=client_credentials";
   httplib::Headers headers = {{"Accept", "application/json"}};
   if (config_.client_auth == ClientAuth::kBasic) {
-    headers.emplace("Authorization",
-                    "Basic " + Base64(config_.client_id + ":" + secret.Reveal()));
+    headers.emplace("Authorization", "Basic " + Base64(config_.client_id + ":" +
+                                                       secret.Reveal()));
   } else {
     body += "&client_id=" + UrlEncode(config_.client_id) +
             "&client_secret=" + UrlEncode(secret.Reveal());
@@ -212,8 +237,9 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
     metrics_.ObserveApiRequest("token", e.code(), secs);
     metrics_.CountTokenRequest("network", UnixNow());
-    throw TokenFailure{"network", "token request to " + where + " failed: " + e.what(),
-                       "check that the exporter can reach " + token_url_.Base()};
+    throw TokenFailure{
+        "network", "token request to " + where + " failed: " + e.what(),
+        "check that the exporter can reach " + token_url_.Base()};
   }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   metrics_.ObserveApiRequest("token", std::to_string(res.status), secs);
@@ -224,7 +250,8 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
     std::string error, description;
     if (doc.is_object() && doc.contains("error") && doc["error"].is_string()) {
       error = doc["error"].get<std::string>();
-      if (doc.contains("error_description") && doc["error_description"].is_string()) {
+      if (doc.contains("error_description") &&
+          doc["error_description"].is_string()) {
         description = doc["error_description"].get<std::string>();
       }
       if (KnownOAuthErrors().count(error)) result = error;
@@ -233,13 +260,16 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
     std::string message = "token request to " + where + " failed: HTTP " +
                           std::to_string(res.status);
     if (!error.empty()) message += ": " + error.substr(0, 64);
-    if (!description.empty()) message += " (" + description.substr(0, 200) + ")";
+    if (!description.empty())
+      message += " (" + description.substr(0, 200) + ")";
     std::string hint = OAuthHint(error, description);
-    if (hint.empty() && res.status >= 500) hint = "the token endpoint is failing; it is retried";
+    if (hint.empty() && res.status >= 500)
+      hint = "the token endpoint is failing; it is retried";
     throw TokenFailure{result, message, hint};
   }
   auto field = [&](const char* name) -> std::string {
-    if (!doc.is_object() || !doc.contains(name) || !doc[name].is_string()) return "";
+    if (!doc.is_object() || !doc.contains(name) || !doc[name].is_string())
+      return "";
     return doc[name].get<std::string>();
   };
   std::string access_token = field("access_token");

@@ -36,12 +36,14 @@ class TokenSource {
 
   struct Token {
     std::string access_token;
-    Url instance;  // instance_url from the token response: all REST calls go here
+    Url instance;  // instance_url from the token response: all REST calls go
+                   // here
   };
 
-  TokenSource(const CloudawareConfig& config, HttpClient& http, SelfMetrics& metrics);
-  TokenSource(const CloudawareConfig& config, HttpClient& http, SelfMetrics& metrics,
-              Options options);
+  TokenSource(const CloudawareConfig& config, HttpClient& http,
+              SelfMetrics& metrics);
+  TokenSource(const CloudawareConfig& config, HttpClient& http,
+              SelfMetrics& metrics, Options options);
   ~TokenSource();
 
   // The cached token, or a new one. Throws CmdbError with code "auth" when
@@ -55,7 +57,8 @@ class TokenSource {
 
  private:
   Token Request(const Secret& secret);
-  void Fail(const std::string& result, const std::string& message, const std::string& hint);
+  void Fail(const std::string& result, const std::string& message,
+            const std::string& hint);
 
   const CloudawareConfig config_;
   const Url token_url_;
@@ -68,8 +71,8 @@ class TokenSource {
   Secret secret_;
   std::optional<Token> token_;
   bool fetching_ = false;
-  std::string last_error_;        // message of the last failure, while in backoff
-  std::string last_logged_;       // the last result logged, to log once per change
+  std::string last_error_;   // message of the last failure, while in backoff
+  std::string last_logged_;  // the last result logged, to log once per change
   int failures_ = 0;
   std::chrono::steady_clock::time_point retry_at_{};
   std::chrono::steady_clock::time_point obtained_at_{};

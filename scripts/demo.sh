@@ -1,7 +1,7 @@
 #!/bin/sh
-# Installs what is missing, builds, and starts the CMDB simulator over HTTPS
-# with a throwaway CA, then shows a real token request and a SOQL query made
-# with curl. Ctrl-C stops it. DEMO_EXIT=1 stops after the round trip.
+# Installs what is missing, builds, and runs the exporter against the CMDB
+# simulator over HTTPS (a throwaway CA), with the shipped example config.
+# Ctrl-C stops both. DEMO_EXIT=1 stops once the first scrape has been shown.
 set -eu
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh --build
@@ -10,41 +10,68 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== build"
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/demo -j "$jobs" --target cmdb_simulator
+cmake --build build/demo -j "$jobs" --target cmdb_simulator cloudaware_exporter
 
-demo=.demo
+demo="$PWD/.demo"
 mkdir -p "$demo"
 tests/simulator/gen-certs.sh "$demo/certs"
-port=${SIM_PORT:-8443}
-rm -f "$demo/port"
-build/demo/tests/cmdb_simulator --listen=127.0.0.1:"$port" \
+sim_port=${SIM_PORT:-8443}
+web=${EXPORTER_ADDRESS:-127.0.0.1:9866}
+umask 077
+printf 'demo-secret\n' > "$demo/client_secret"
+umask 022
+
+rm -f "$demo/sim.port"
+build/demo/tests/cmdb_simulator --listen=127.0.0.1:"$sim_port" \
   --tls-cert="$demo/certs/server.pem" --tls-key="$demo/certs/server.key" \
   --client-id=demo-client --client-secret=demo-secret --records=20000 \
-  --port-file="$demo/port" >"$demo/simulator.log" 2>&1 &
+  --port-file="$demo/sim.port" >"$demo/simulator.log" 2>&1 &
 sim=$!
-trap 'kill $sim 2>/dev/null; wait $sim 2>/dev/null' EXIT INT TERM
-for _ in $(seq 1 100); do [ -s "$demo/port" ] && break; sleep 0.1; done
-[ -s "$demo/port" ] || { cat "$demo/simulator.log"; exit 1; }
-url="https://localhost:$port"
-ca="$demo/certs/ca.pem"
+exporter=""
+cleanup() {
+  set +e
+  [ -n "$exporter" ] && kill "$exporter" 2>/dev/null
+  kill "$sim" 2>/dev/null
+  wait 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+for _ in $(seq 1 100); do [ -s "$demo/sim.port" ] && break; sleep 0.1; done
+[ -s "$demo/sim.port" ] || { cat "$demo/simulator.log"; exit 1; }
+
+# OpenSSL's SSL_CERT_FILE makes the exporter trust the throwaway CA without
+# a ca_file in the shipped config.
+CLOUDAWARE_URL="https://localhost:$sim_port" \
+CLOUDAWARE_CLIENT_ID=demo-client \
+CLOUDAWARE_CLIENT_SECRET_FILE="$demo/client_secret" \
+SSL_CERT_FILE="$demo/certs/ca.pem" \
+  build/demo/exporter/cloudaware_exporter \
+  --config.file=deploy/examples/cloudaware_exporter.yml \
+  --web.listen-address="$web" >"$demo/exporter.log" 2>&1 &
+exporter=$!
+
+echo "== waiting for the first poll cycle"
+ready=""
+for _ in $(seq 1 120); do
+  if curl -sf "http://$web/-/ready" >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$exporter" 2>/dev/null || break
+  sleep 0.5
+done
+if [ -z "$ready" ]; then
+  echo "the exporter did not become ready; its log:"
+  cat "$demo/exporter.log"
+  exit 1
+fi
 
 echo
-echo "== token: POST $url/services/oauth2/token (client credentials, verified TLS)"
-token_json=$(curl -sS --cacert "$ca" "$url/services/oauth2/token" \
-  -d grant_type=client_credentials -d client_id=demo-client -d client_secret=demo-secret)
-echo "$token_json" | sed 's/"access_token":"[^"]*"/"access_token":"<redacted>"/'
-token=$(echo "$token_json" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-
-soql="SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c WHERE CA10__disappearanceTime__c = null GROUP BY CA10__stateName__c LIMIT 2000"
+echo "== a sample of http://$web/metrics"
+# Up to three series of each cloudaware_ metric.
+curl -s "http://$web/metrics" | awk '/^cloudaware_/ { split($0, p, /[{ ]/); if (n[p[1]]++ < 3) print }' | head -60
 echo
-echo "== query: $soql"
-curl -sS --cacert "$ca" -G "$url/services/data/v66.0/query" \
-  --data-urlencode "q=$soql" -H "Authorization: Bearer $token" -D "$demo/headers"
-echo
-grep -i '^sforce-limit-info' "$demo/headers" || true
-echo
-echo "The simulator is running at $url (CA: $ca, client demo-client / demo-secret)."
-echo "Request log: curl --cacert $ca $url/_sim/requests"
+echo "Exporter:   http://$web/ (queries and their status), http://$web/metrics"
+echo "Simulator:  https://localhost:$sim_port (CA $demo/certs/ca.pem), request log at /_sim/requests"
+echo "Config:     deploy/examples/cloudaware_exporter.yml; logs in $demo/"
 [ "${DEMO_EXIT:-0}" = 1 ] && exit 0
 echo "Press Ctrl-C to stop."
-wait $sim
+wait "$exporter"

@@ -306,7 +306,8 @@ TEST(ConfigTest, RejectsBadConfigs) {
        ":6:23: cloudaware.client_secret_file: set either client_secret or "
        "client_secret_file, not both"},
       {"no_secret.yml",
-       ":3:3: cloudaware.client_secret: is required (or client_secret_file)"},
+       ":3:3: cloudaware.client_secret: is required; set client_secret or "
+       "client_secret_file"},
       {"unreadable_secret_file.yml",
        ":5:23: cloudaware.client_secret_file: cannot read secret file " +
            kConfigDir + "bad/no_such.secret: No such file or directory"},

@@ -9,9 +9,9 @@ using std::chrono::milliseconds;
 
 TEST(DurationTest, ParsesPrometheusDurations) {
   const std::vector<std::pair<std::string, int64_t>> cases = {
-      {"0s", 0},          {"500ms", 500},         {"30s", 30000},
-      {"5m", 300000},     {"1h", 3600000},        {"2h30m", 9000000},
-      {"1d", 86400000},   {"1m30s", 90000},       {"1h0m5s250ms", 3605250},
+      {"0s", 0},        {"500ms", 500},   {"30s", 30000},
+      {"5m", 300000},   {"1h", 3600000},  {"2h30m", 9000000},
+      {"1d", 86400000}, {"1m30s", 90000}, {"1h0m5s250ms", 3605250},
   };
   for (const auto& [text, ms] : cases) {
     auto d = ParseDuration(text);
@@ -21,14 +21,15 @@ TEST(DurationTest, ParsesPrometheusDurations) {
 }
 
 TEST(DurationTest, RejectsEverythingElse) {
-  for (const char* bad : {"", "5", "m", "5x", "-5s", "5s3", "1.5s", "30s5m", "5m5m",
-                          " 5s", "5s ", "5 s", "99999999999999s"}) {
+  for (const char* bad : {"", "5", "m", "5x", "-5s", "5s3", "1.5s", "30s5m",
+                          "5m5m", " 5s", "5s ", "5 s", "99999999999999s"}) {
     EXPECT_FALSE(ParseDuration(bad).has_value()) << '"' << bad << '"';
   }
 }
 
 TEST(DurationTest, FormatReadsBack) {
-  for (int64_t ms : {0LL, 1LL, 999LL, 1000LL, 90000LL, 3605250LL, 86400000LL, 90061001LL}) {
+  for (int64_t ms :
+       {0LL, 1LL, 999LL, 1000LL, 90000LL, 3605250LL, 86400000LL, 90061001LL}) {
     std::string text = FormatDuration(milliseconds(ms));
     auto back = ParseDuration(text);
     ASSERT_TRUE(back.has_value()) << text;

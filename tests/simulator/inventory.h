@@ -134,7 +134,9 @@ class Table {
 
   const ObjectDef& def() const { return def_; }
   size_t rows() const { return rows_; }
-  const Column& column(size_t field_index) const { return *columns_[field_index]; }
+  const Column& column(size_t field_index) const {
+    return *columns_[field_index];
+  }
   const Column& column(std::string_view field_name) const;
   // Case-insensitive, as SOQL is; -1 when the object has no such field.
   int FieldIndex(std::string_view name) const;

@@ -11,28 +11,38 @@ namespace cmdb_simulator {
 
 std::string ToLower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
 std::string_view FieldTypeName(FieldType type) {
   switch (type) {
-    case FieldType::kId: return "id";
-    case FieldType::kString: return "string";
-    case FieldType::kPicklist: return "picklist";
-    case FieldType::kReference: return "reference";
-    case FieldType::kBoolean: return "boolean";
-    case FieldType::kInt: return "int";
-    case FieldType::kDouble: return "double";
-    case FieldType::kDateTime: return "datetime";
+    case FieldType::kId:
+      return "id";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kPicklist:
+      return "picklist";
+    case FieldType::kReference:
+      return "reference";
+    case FieldType::kBoolean:
+      return "boolean";
+    case FieldType::kInt:
+      return "int";
+    case FieldType::kDouble:
+      return "double";
+    case FieldType::kDateTime:
+      return "datetime";
   }
   return "string";
 }
 
 std::optional<FieldType> ParseFieldType(std::string_view name) {
-  for (FieldType t : {FieldType::kId, FieldType::kString, FieldType::kPicklist,
-                      FieldType::kReference, FieldType::kBoolean, FieldType::kInt,
-                      FieldType::kDouble, FieldType::kDateTime}) {
+  for (FieldType t :
+       {FieldType::kId, FieldType::kString, FieldType::kPicklist,
+        FieldType::kReference, FieldType::kBoolean, FieldType::kInt,
+        FieldType::kDouble, FieldType::kDateTime}) {
     if (FieldTypeName(t) == name) return t;
   }
   return std::nullopt;
@@ -111,7 +121,8 @@ std::optional<double> ParseDateTime(std::string_view s) {
       ++pos;
       double scale = 100;
       size_t start = pos;
-      while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) {
+      while (pos < s.size() &&
+             std::isdigit(static_cast<unsigned char>(s[pos]))) {
         millis += (s[pos] - '0') * scale;
         scale /= 10;
         ++pos;
@@ -140,15 +151,16 @@ std::optional<double> ParseDateTime(std::string_view s) {
       second > 60) {
     return std::nullopt;
   }
-  // Days from civil (Howard Hinnant's algorithm), valid for all Gregorian dates.
+  // Days from civil (Howard Hinnant's algorithm), valid for all Gregorian
+  // dates.
   int y = year - (month <= 2 ? 1 : 0);
   int era = (y >= 0 ? y : y - 399) / 400;
   int yoe = y - era * 400;
   int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
   int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   double days = static_cast<double>(era) * 146097 + doe - 719468;
-  double secs = days * 86400 + hour * 3600 + minute * 60 + second -
-                offset_minutes * 60;
+  double secs =
+      days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
   return secs * 1000 + millis;
 }
 
@@ -206,9 +218,12 @@ Value Column::Get(size_t row) const {
   }
   if (nulls_[row]) return Value::Null();
   switch (type_) {
-    case FieldType::kBoolean: return Value::Bool(numbers_[row] != 0);
-    case FieldType::kDateTime: return Value::DateTime(numbers_[row]);
-    default: return Value::Number(numbers_[row]);
+    case FieldType::kBoolean:
+      return Value::Bool(numbers_[row] != 0);
+    case FieldType::kDateTime:
+      return Value::DateTime(numbers_[row]);
+    default:
+      return Value::Number(numbers_[row]);
   }
 }
 
@@ -244,10 +259,12 @@ const FieldDef* Table::FindField(std::string_view name) const {
   return i < 0 ? nullptr : &def_.fields[static_cast<size_t>(i)];
 }
 
-const FieldDef* Table::FindRelationship(std::string_view relationship_name) const {
+const FieldDef* Table::FindRelationship(
+    std::string_view relationship_name) const {
   std::string want = ToLower(relationship_name);
   for (const FieldDef& f : def_.fields) {
-    if (f.type == FieldType::kReference && ToLower(f.relationship_name) == want) {
+    if (f.type == FieldType::kReference &&
+        ToLower(f.relationship_name) == want) {
       return &f;
     }
   }

@@ -51,7 +51,8 @@ bool Flag(const std::string& arg, const std::string& name, std::string& value) {
 long long Integer(const std::string& flag, const std::string& v) {
   char* end = nullptr;
   long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || n < 0) Die(flag + " needs a non-negative integer, got '" + v + "'");
+  if (v.empty() || *end != '\0' || n < 0)
+    Die(flag + " needs a non-negative integer, got '" + v + "'");
   return n;
 }
 
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
       return 0;
     } else if (Flag(a, "listen", v)) {
       size_t colon = v.rfind(':');
-      if (colon == std::string::npos) Die("--listen needs HOST:PORT, got '" + v + "'");
+      if (colon == std::string::npos)
+        Die("--listen needs HOST:PORT, got '" + v + "'");
       options.host = v.substr(0, colon);
       options.port = static_cast<int>(Integer("--listen", v.substr(colon + 1)));
     } else if (Flag(a, "tls-cert", v)) {
@@ -96,14 +98,17 @@ int main(int argc, char** argv) {
       gen.seed = static_cast<uint64_t>(Integer("--seed", v));
     } else if (Flag(a, "deleted-share", v)) {
       gen.deleted_share = std::atof(v.c_str());
-      if (gen.deleted_share < 0 || gen.deleted_share > 1) Die("--deleted-share needs 0..1");
+      if (gen.deleted_share < 0 || gen.deleted_share > 1)
+        Die("--deleted-share needs 0..1");
     } else if (Flag(a, "inventory", v)) {
       inventory_file = v;
     } else if (Flag(a, "write-inventory", v)) {
       write_inventory = v;
     } else if (Flag(a, "token-idle-timeout", v)) {
       auto d = cloudaware_exporter::ParseDuration(v);
-      if (!d) Die("--token-idle-timeout needs a duration like 30s, 5m or 2h, got '" + v + "'");
+      if (!d)
+        Die("--token-idle-timeout needs a duration like 30s, 5m or 2h, got '" +
+            v + "'");
       options.token_idle_timeout = *d;
     } else if (Flag(a, "daily-limit", v)) {
       options.daily_limit = Integer("--daily-limit", v);
@@ -113,11 +118,15 @@ int main(int argc, char** argv) {
       options.instance_url = v;
     } else if (Flag(a, "api-versions", v)) {
       size_t dash = v.find('-');
-      if (dash == std::string::npos) Die("--api-versions needs MIN-MAX, got '" + v + "'");
-      options.min_api_version = static_cast<int>(Integer("--api-versions", v.substr(0, dash)));
-      options.max_api_version = static_cast<int>(Integer("--api-versions", v.substr(dash + 1)));
+      if (dash == std::string::npos)
+        Die("--api-versions needs MIN-MAX, got '" + v + "'");
+      options.min_api_version =
+          static_cast<int>(Integer("--api-versions", v.substr(0, dash)));
+      options.max_api_version =
+          static_cast<int>(Integer("--api-versions", v.substr(dash + 1)));
     } else if (Flag(a, "aggregate-overflow", v)) {
-      if (v != "error" && v != "truncate") Die("--aggregate-overflow is error or truncate");
+      if (v != "error" && v != "truncate")
+        Die("--aggregate-overflow is error or truncate");
       options.aggregate_overflow = v;
     } else if (a == "--no-run-as-user") {
       options.run_as_user = false;
@@ -136,22 +145,26 @@ int main(int argc, char** argv) {
 
   try {
     if (!inventory_file.empty()) {
-      auto doc = nlohmann::json::parse(ReadFile(inventory_file), nullptr, false);
+      auto doc =
+          nlohmann::json::parse(ReadFile(inventory_file), nullptr, false);
       if (doc.is_discarded()) Die(inventory_file + " is not valid JSON");
-      options.inventory = std::make_shared<const Inventory>(Inventory::FromJson(doc));
+      options.inventory =
+          std::make_shared<const Inventory>(Inventory::FromJson(doc));
     } else {
-      options.inventory = std::make_shared<const Inventory>(Inventory::Generate(gen));
+      options.inventory =
+          std::make_shared<const Inventory>(Inventory::Generate(gen));
     }
     if (!write_inventory.empty()) {
       std::ofstream out(write_inventory);
       out << options.inventory->ToJson().dump() << "\n";
       if (!out) Die("cannot write " + write_inventory);
-      std::cout << "wrote " << options.inventory->TotalRecords() << " records to "
-                << write_inventory << "\n";
+      std::cout << "wrote " << options.inventory->TotalRecords()
+                << " records to " << write_inventory << "\n";
       return 0;
     }
   } catch (const std::exception& e) {
-    Die(std::string(inventory_file.empty() ? "inventory" : inventory_file) + ": " + e.what());
+    Die(std::string(inventory_file.empty() ? "inventory" : inventory_file) +
+        ": " + e.what());
   }
 
   sigset_t signals;
@@ -166,8 +179,8 @@ int main(int argc, char** argv) {
     cmdb_simulator::Simulator sim(std::move(options));
     sim.Start();
     if (!port_file.empty()) std::ofstream(port_file) << sim.port() << "\n";
-    std::cout << "cmdb_simulator listening on " << sim.base_url() << " with " << records
-              << " records" << std::endl;
+    std::cout << "cmdb_simulator listening on " << sim.base_url() << " with "
+              << records << " records" << std::endl;
     int sig = 0;
     sigwait(&signals, &sig);
     std::cout << "cmdb_simulator stopping" << std::endl;

@@ -108,13 +108,20 @@ std::string HtmlPage(int status) {
 
 std::string DefaultErrorCode(int status) {
   switch (status) {
-    case 400: return "MALFORMED_QUERY";
-    case 401: return "INVALID_SESSION_ID";
-    case 403: return "REQUEST_LIMIT_EXCEEDED";
-    case 404: return "NOT_FOUND";
-    case 500: return "UNKNOWN_EXCEPTION";
-    case 503: return "SERVER_UNAVAILABLE";
-    default: return "UNKNOWN_EXCEPTION";
+    case 400:
+      return "MALFORMED_QUERY";
+    case 401:
+      return "INVALID_SESSION_ID";
+    case 403:
+      return "REQUEST_LIMIT_EXCEEDED";
+    case 404:
+      return "NOT_FOUND";
+    case 500:
+      return "UNKNOWN_EXCEPTION";
+    case 503:
+      return "SERVER_UNAVAILABLE";
+    default:
+      return "UNKNOWN_EXCEPTION";
   }
 }
 
@@ -159,9 +166,11 @@ std::string UrlDecode(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+    } else if (s[i] == '%' && i + 2 < s.size() &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      out += static_cast<char>(
+          std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
       i += 2;
     } else {
       out += s[i];
@@ -177,8 +186,9 @@ std::multimap<std::string, std::string> ParseForm(std::string_view s) {
     std::string_view pair = s.substr(0, amp);
     size_t eq = pair.find('=');
     if (!pair.empty()) {
-      out.emplace(UrlDecode(pair.substr(0, eq)),
-                  eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1)));
+      out.emplace(
+          UrlDecode(pair.substr(0, eq)),
+          eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1)));
     }
     if (amp == std::string_view::npos) break;
     s.remove_prefix(amp + 1);
@@ -216,7 +226,8 @@ int ConnectionFd(const httplib::Request& req) {
     sockaddr_storage peer{}, local{};
     socklen_t pl = sizeof peer, ll = sizeof local;
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0)
+      continue;
     auto port_of = [](const sockaddr_storage& a) {
       if (a.ss_family == AF_INET) {
         return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
@@ -300,27 +311,41 @@ struct Fault {
 };
 
 Fault ParseFault(const json& spec) {
-  if (!spec.is_object()) throw std::invalid_argument("a fault must be a JSON object");
-  static const std::vector<std::string> kKnownKeys = {
-      "endpoint", "type",   "ms",    "min_ms",      "max_ms", "status",
-      "error_code", "message", "object", "error", "error_description",
-      "times", "probability", "max"};
+  if (!spec.is_object())
+    throw std::invalid_argument("a fault must be a JSON object");
+  static const std::vector<std::string> kKnownKeys = {"endpoint",
+                                                      "type",
+                                                      "ms",
+                                                      "min_ms",
+                                                      "max_ms",
+                                                      "status",
+                                                      "error_code",
+                                                      "message",
+                                                      "object",
+                                                      "error",
+                                                      "error_description",
+                                                      "times",
+                                                      "probability",
+                                                      "max"};
   for (const auto& [key, _] : spec.items()) {
-    if (std::find(kKnownKeys.begin(), kKnownKeys.end(), key) == kKnownKeys.end()) {
+    if (std::find(kKnownKeys.begin(), kKnownKeys.end(), key) ==
+        kKnownKeys.end()) {
       throw std::invalid_argument("unknown fault field '" + key + "'");
     }
   }
   auto str = [&](const char* key, const std::string& def) {
     if (!spec.contains(key)) return def;
     if (!spec[key].is_string()) {
-      throw std::invalid_argument(std::string("fault field '") + key + "' must be a string");
+      throw std::invalid_argument(std::string("fault field '") + key +
+                                  "' must be a string");
     }
     return spec[key].get<std::string>();
   };
   auto num = [&](const char* key, double def) {
     if (!spec.contains(key)) return def;
     if (!spec[key].is_number()) {
-      throw std::invalid_argument(std::string("fault field '") + key + "' must be a number");
+      throw std::invalid_argument(std::string("fault field '") + key +
+                                  "' must be a number");
     }
     return spec[key].get<double>();
   };
@@ -331,25 +356,29 @@ Fault ParseFault(const json& spec) {
   f.remaining = static_cast<int>(num("times", -1));
   f.probability = num("probability", 1);
   if (f.probability < 0 || f.probability > 1) {
-    throw std::invalid_argument("fault field 'probability' must be within [0, 1]");
+    throw std::invalid_argument(
+        "fault field 'probability' must be within [0, 1]");
   }
   static const std::vector<std::string> kEndpoints = {
-      "*", "rest", "token", "revoke", "introspect", "versions", "resources",
-      "query", "query_more", "limits", "sobjects", "describe", "composite",
-      "composite_batch"};
-  if (std::find(kEndpoints.begin(), kEndpoints.end(), f.endpoint) == kEndpoints.end()) {
+      "*",        "rest",      "token",     "revoke",         "introspect",
+      "versions", "resources", "query",     "query_more",     "limits",
+      "sobjects", "describe",  "composite", "composite_batch"};
+  if (std::find(kEndpoints.begin(), kEndpoints.end(), f.endpoint) ==
+      kEndpoints.end()) {
     throw std::invalid_argument("unknown fault endpoint '" + f.endpoint + "'");
   }
   if (f.type == "latency") {
     f.min_ms = static_cast<int64_t>(num("min_ms", num("ms", 0)));
-    f.max_ms = static_cast<int64_t>(num("max_ms", num("ms", static_cast<double>(f.min_ms))));
+    f.max_ms = static_cast<int64_t>(
+        num("max_ms", num("ms", static_cast<double>(f.min_ms))));
     if (f.min_ms < 0 || f.max_ms < f.min_ms) {
       throw std::invalid_argument("latency needs 0 <= min_ms <= max_ms");
     }
   } else if (f.type == "error") {
     f.status = static_cast<int>(num("status", 0));
     if (f.status < 400 || f.status > 599) {
-      throw std::invalid_argument("an error fault needs a status from 400 to 599");
+      throw std::invalid_argument(
+          "an error fault needs a status from 400 to 599");
     }
     f.error_code = str("error_code", DefaultErrorCode(f.status));
     f.message = str("message", DefaultErrorMessage(f.error_code));
@@ -358,17 +387,19 @@ Fault ParseFault(const json& spec) {
     f.status = static_cast<int>(num("status", 503));
   } else if (f.type == "oauth_error") {
     f.oauth_error = str("error", "invalid_grant");
-    f.oauth_description = str("error_description", OAuthDescription(f.oauth_error));
+    f.oauth_description =
+        str("error_description", OAuthDescription(f.oauth_error));
     f.status = static_cast<int>(num("status", 400));
     if (f.endpoint == "*") f.endpoint = "token";
   } else if (f.type == "reject_credentials" || f.type == "wrong_host") {
     if (f.endpoint == "*") f.endpoint = "token";
   } else if (f.type == "concurrency_cap") {
     f.max_ms = static_cast<int64_t>(num("max", 0));
-    if (f.max_ms < 1) throw std::invalid_argument("concurrency_cap needs max >= 1");
-  } else if (f.type != "malformed" && f.type != "truncated" && f.type != "reset" &&
-             f.type != "hang" && f.type != "expire_tokens" &&
-             f.type != "exhaust_daily_limit") {
+    if (f.max_ms < 1)
+      throw std::invalid_argument("concurrency_cap needs max >= 1");
+  } else if (f.type != "malformed" && f.type != "truncated" &&
+             f.type != "reset" && f.type != "hang" &&
+             f.type != "expire_tokens" && f.type != "exhaust_daily_limit") {
     throw std::invalid_argument(
         "unknown fault type '" + f.type +
         "' (latency, error, html, malformed, truncated, reset, hang, "
@@ -390,7 +421,8 @@ class Simulator::Impl {
  public:
   explicit Impl(SimulatorOptions options) : options_(std::move(options)) {
     if (!options_.inventory) {
-      options_.inventory = std::make_shared<const Inventory>(Inventory::Generate({}));
+      options_.inventory =
+          std::make_shared<const Inventory>(Inventory::Generate({}));
     }
     inventory_ = options_.inventory;
     if (!options_.faults.is_null()) AddFaults(options_.faults);
@@ -403,8 +435,9 @@ class Simulator::Impl {
       auto ssl = std::make_unique<httplib::SSLServer>(
           options_.tls_cert_file.c_str(), options_.tls_key_file.c_str());
       if (!ssl->is_valid()) {
-        throw std::runtime_error("cannot load TLS certificate " + options_.tls_cert_file +
-                                 " or key " + options_.tls_key_file);
+        throw std::runtime_error("cannot load TLS certificate " +
+                                 options_.tls_cert_file + " or key " +
+                                 options_.tls_key_file);
       }
       server_ = std::move(ssl);
       secure_ = true;
@@ -427,7 +460,9 @@ class Simulator::Impl {
     if (options_.port == 0) {
       port_ = server_->bind_to_any_port(options_.host);
     } else {
-      port_ = server_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
+      port_ = server_->bind_to_port(options_.host, options_.port)
+                  ? options_.port
+                  : -1;
     }
     if (port_ <= 0) {
       throw std::runtime_error("cannot listen on " + options_.host + ":" +
@@ -459,8 +494,8 @@ class Simulator::Impl {
 
   int port() const { return port_; }
   std::string base_url() const {
-    return std::string(secure_ ? "https" : "http") + "://" + options_.host + ":" +
-           std::to_string(port_);
+    return std::string(secure_ ? "https" : "http") + "://" + options_.host +
+           ":" + std::to_string(port_);
   }
 
   void AddFaults(const json& faults) {
@@ -470,7 +505,8 @@ class Simulator::Impl {
         try {
           parsed.push_back(ParseFault(faults[i]));
         } catch (const std::invalid_argument& e) {
-          throw std::invalid_argument("faults[" + std::to_string(i) + "]: " + e.what());
+          throw std::invalid_argument("faults[" + std::to_string(i) +
+                                      "]: " + e.what());
         }
       }
     } else {
@@ -516,13 +552,16 @@ class Simulator::Impl {
   }
 
   void Configure(const json& s) {
-    if (!s.is_object()) throw std::invalid_argument("settings must be a JSON object");
+    if (!s.is_object())
+      throw std::invalid_argument("settings must be a JSON object");
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [key, value] : s.items()) {
       auto need = [&](bool ok, const char* what) {
-        if (!ok) throw std::invalid_argument("setting '" + key + "' must be " + what);
+        if (!ok)
+          throw std::invalid_argument("setting '" + key + "' must be " + what);
       };
-      if (key == "client_id" || key == "client_secret" || key == "aggregate_overflow") {
+      if (key == "client_id" || key == "client_secret" ||
+          key == "aggregate_overflow") {
         need(value.is_string(), "a string");
         std::string v = value.get<std::string>();
         if (key == "client_id") options_.client_id = v;
@@ -538,13 +577,15 @@ class Simulator::Impl {
         if (key == "run_as_user") options_.run_as_user = v;
         if (key == "reuse_tokens") options_.reuse_tokens = v;
         if (key == "limits_call_counts") options_.limits_call_counts = v;
-      } else if (key == "daily_limit" || key == "daily_used" || key == "logins_per_hour") {
+      } else if (key == "daily_limit" || key == "daily_used" ||
+                 key == "logins_per_hour") {
         need(value.is_number_integer() && value.get<int64_t>() >= 0,
              "a non-negative integer");
         int64_t v = value.get<int64_t>();
         if (key == "daily_limit") options_.daily_limit = v;
         if (key == "daily_used") daily_used_ = v;
-        if (key == "logins_per_hour") options_.logins_per_hour = static_cast<int>(v);
+        if (key == "logins_per_hour")
+          options_.logins_per_hour = static_cast<int>(v);
       } else if (key == "token_idle_timeout") {
         need(value.is_string(), "a duration such as \"2h\"");
         auto d = cloudaware_exporter::ParseDuration(value.get<std::string>());
@@ -590,7 +631,8 @@ class Simulator::Impl {
   struct Cursor {
     QueryResult result;
     size_t batch_size = 2000;
-    bool overflow = false;  // an aggregate past the row cap: the next page fails
+    bool overflow =
+        false;  // an aggregate past the row cap: the next page fails
   };
 
   void Handle(const httplib::Request& req, httplib::Response& res) {
@@ -615,7 +657,8 @@ class Simulator::Impl {
     const std::string kind = Classify(call.path);
     if (kind == "control") return Control(call);
     if (kind == "other") {
-      return RestError(404, "NOT_FOUND", "The requested resource does not exist");
+      return RestError(404, "NOT_FOUND",
+                       "The requested resource does not exist");
     }
 
     std::optional<Fault> fault;
@@ -632,7 +675,8 @@ class Simulator::Impl {
     bool over_cap;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      over_cap = IsRestKind(kind) && concurrency_cap_ > 0 && in_flight_ > concurrency_cap_;
+      over_cap = IsRestKind(kind) && concurrency_cap_ > 0 &&
+                 in_flight_ > concurrency_cap_;
     }
     if (over_cap) {
       reply = RestError(403, "REQUEST_LIMIT_EXCEEDED",
@@ -672,7 +716,8 @@ class Simulator::Impl {
     } else if (f.type == "reject_credentials") {
       r = OAuthError(400, "invalid_client", "invalid client credentials");
     } else if (f.type == "wrong_host") {
-      r = OAuthError(400, "invalid_grant", "request not supported on this domain");
+      r = OAuthError(400, "invalid_grant",
+                     "request not supported on this domain");
     } else if (f.type == "reset") {
       r.reset = true;
       r.status = 500;
@@ -683,7 +728,9 @@ class Simulator::Impl {
     } else if (f.type == "malformed" || f.type == "truncated") {
       r = Dispatch(call, kind);
       if (f.type == "malformed") {
-        r.body = "{\"totalSize\": 1, \"done\": true, \"records\": [{\"attributes\": }";
+        r.body =
+            "{\"totalSize\": 1, \"done\": true, \"records\": [{\"attributes\": "
+            "}";
       } else {
         r.body.resize(r.body.size() / 2);
       }
@@ -699,14 +746,16 @@ class Simulator::Impl {
                   int64_t& latency_ms) {
     for (auto it = faults_.begin(); it != faults_.end();) {
       Fault& f = *it;
-      bool applies = FaultMatches(f, kind) && (f.type == "latency" || !fault) &&
-                     (f.probability >= 1 ||
-                      std::uniform_real_distribution<double>(0, 1)(rng_) < f.probability);
+      bool applies =
+          FaultMatches(f, kind) && (f.type == "latency" || !fault) &&
+          (f.probability >= 1 ||
+           std::uniform_real_distribution<double>(0, 1)(rng_) < f.probability);
       if (applies) {
         if (f.type == "latency") {
           latency_ms += f.min_ms == f.max_ms
                             ? f.min_ms
-                            : std::uniform_int_distribution<int64_t>(f.min_ms, f.max_ms)(rng_);
+                            : std::uniform_int_distribution<int64_t>(
+                                  f.min_ms, f.max_ms)(rng_);
         } else {
           fault = f;
         }
@@ -728,9 +777,8 @@ class Simulator::Impl {
   void Hang() {
     std::unique_lock<std::mutex> lock(mu_);
     uint64_t generation = fault_generation_;
-    cv_.wait_for(lock, std::chrono::minutes(10), [&] {
-      return stopping_ || fault_generation_ != generation;
-    });
+    cv_.wait_for(lock, std::chrono::minutes(10),
+                 [&] { return stopping_ || fault_generation_ != generation; });
   }
 
   Reply Dispatch(const Call& call, const std::string& kind) {
@@ -748,8 +796,8 @@ class Simulator::Impl {
     std::string id, secret;
     bool basic = false;
   };
-  static ClientAuth ReadClientAuth(const Call& call,
-                                   const std::multimap<std::string, std::string>& form) {
+  static ClientAuth ReadClientAuth(
+      const Call& call, const std::multimap<std::string, std::string>& form) {
     ClientAuth a;
     std::string auth = call.Header("authorization");
     if (auth.rfind("Basic ", 0) == 0) {
@@ -773,7 +821,8 @@ class Simulator::Impl {
   }
 
   bool IsFormBody(const Call& call) const {
-    return ToLower(call.Header("content-type")).rfind("application/x-www-form-urlencoded", 0) == 0;
+    return ToLower(call.Header("content-type"))
+               .rfind("application/x-www-form-urlencoded", 0) == 0;
   }
 
   // Shared by token and introspect; returns an error reply when refused.
@@ -798,19 +847,23 @@ class Simulator::Impl {
     host = host.substr(0, host.find(':'));
     if (host == "login.salesforce.com" || host == "test.salesforce.com" ||
         (host.size() > 22 && host.ends_with(".salesforce-setup.com"))) {
-      return OAuthError(400, "invalid_grant", "request not supported on this domain");
+      return OAuthError(400, "invalid_grant",
+                        "request not supported on this domain");
     }
     if (!IsFormBody(call)) {
-      return OAuthError(400, "unsupported_grant_type", "grant type not supported");
+      return OAuthError(400, "unsupported_grant_type",
+                        "grant type not supported");
     }
     auto form = ParseForm(call.body);
     auto grant = form.find("grant_type");
     if (grant == form.end() || grant->second != "client_credentials") {
-      return OAuthError(400, "unsupported_grant_type", "grant type not supported");
+      return OAuthError(400, "unsupported_grant_type",
+                        "grant type not supported");
     }
     if (auto refused = CheckClient(ReadClientAuth(call, form))) return *refused;
     if (!options_.run_as_user) {
-      return OAuthError(400, "invalid_grant", "no client credentials user enabled");
+      return OAuthError(400, "invalid_grant",
+                        "no client credentials user enabled");
     }
     auto now = Clock::now();
     while (!logins_.empty() && now - logins_.front() > std::chrono::hours(1)) {
@@ -825,7 +878,8 @@ class Simulator::Impl {
     std::string token;
     if (options_.reuse_tokens) {
       for (auto& [t, s] : sessions_) {
-        if (s.client_id == options_.client_id && !ExpiredLocked(s, now)) token = t;
+        if (s.client_id == options_.client_id && !ExpiredLocked(s, now))
+          token = t;
       }
     }
     if (token.empty()) {
@@ -846,16 +900,17 @@ class Simulator::Impl {
     std::string signed_text = id + issued;
     HMAC(EVP_sha256(), options_.client_secret.data(),
          static_cast<int>(options_.client_secret.size()),
-         reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(),
-         mac, &mac_len);
-    return JsonReply(200, ojson{{"access_token", token},
-                                {"signature", Base64(mac, mac_len)},
-                                {"scope", "api"},
-                                {"instance_url", instance},
-                                {"id", id},
-                                {"token_type", "Bearer"},
-                                {"issued_at", issued},
-                                {"api_instance_url", "https://api.salesforce.com"}});
+         reinterpret_cast<const unsigned char*>(signed_text.data()),
+         signed_text.size(), mac, &mac_len);
+    return JsonReply(200,
+                     ojson{{"access_token", token},
+                           {"signature", Base64(mac, mac_len)},
+                           {"scope", "api"},
+                           {"instance_url", instance},
+                           {"id", id},
+                           {"token_type", "Bearer"},
+                           {"issued_at", issued},
+                           {"api_instance_url", "https://api.salesforce.com"}});
   }
 
   Reply Revoke(const Call& call) {
@@ -875,7 +930,8 @@ class Simulator::Impl {
 
   Reply Introspect(const Call& call) {
     if (call.method != "POST" || !IsFormBody(call)) {
-      return OAuthError(400, "invalid_request", "must use HTTP POST with a form body");
+      return OAuthError(400, "invalid_request",
+                        "must use HTTP POST with a form body");
     }
     auto form = ParseForm(call.body);
     std::lock_guard<std::mutex> lock(mu_);
@@ -887,16 +943,20 @@ class Simulator::Impl {
     }
     const Session& s = it->second;
     auto idle_left = options_.token_idle_timeout - (Clock::now() - s.last_used);
-    int64_t exp = (WallMs() + std::chrono::duration_cast<milliseconds>(idle_left).count()) / 1000;
-    return JsonReply(200, ojson{{"active", true},
-                                {"scope", "api"},
-                                {"client_id", s.client_id},
-                                {"username", "cmdb-exporter@acme.example"},
-                                {"sub", base_url() + "/id/" + kOrgId + "/" + kUserId},
-                                {"token_type", "access_token"},
-                                {"exp", exp},
-                                {"iat", s.issued_ms / 1000},
-                                {"nbf", s.issued_ms / 1000}});
+    int64_t exp =
+        (WallMs() +
+         std::chrono::duration_cast<milliseconds>(idle_left).count()) /
+        1000;
+    return JsonReply(
+        200, ojson{{"active", true},
+                   {"scope", "api"},
+                   {"client_id", s.client_id},
+                   {"username", "cmdb-exporter@acme.example"},
+                   {"sub", base_url() + "/id/" + kOrgId + "/" + kUserId},
+                   {"token_type", "access_token"},
+                   {"exp", exp},
+                   {"iat", s.issued_ms / 1000},
+                   {"nbf", s.issued_ms / 1000}});
   }
 
   bool ExpiredLocked(const Session& s, Clock::time_point now) const {
@@ -941,13 +1001,15 @@ class Simulator::Impl {
       major = std::stoi(version.substr(0, version.size() - 2));
     }
     if (major < 20 || major > options_.max_api_version) {
-      return RestError(404, "NOT_FOUND", "The requested resource does not exist");
+      return RestError(404, "NOT_FOUND",
+                       "The requested resource does not exist");
     }
     if (major < options_.min_api_version) {
       // Unverified body: the reference documents only the status (§4.4).
       return RestError(410, "API_VERSION_RETIRED",
-                       "API version " + version + " has been retired. Use a "
-                       "supported API version.");
+                       "API version " + version +
+                           " has been retired. Use a "
+                           "supported API version.");
     }
     if (!Authenticate(call)) {
       return RestError(401, "INVALID_SESSION_ID", "Session expired or invalid");
@@ -955,7 +1017,8 @@ class Simulator::Impl {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (daily_used_ >= options_.daily_limit) {
-        return RestError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
+        return RestError(403, "REQUEST_LIMIT_EXCEEDED",
+                         "TotalRequests Limit exceeded.");
       }
     }
     return Route(call, version, rest, /*in_composite=*/false);
@@ -979,32 +1042,35 @@ class Simulator::Impl {
   }
 
   // Routes an authenticated request below /services/data/v<version>/.
-  Reply Route(const Call& call, const std::string& version, const std::string& rest,
-              bool in_composite) {
+  Reply Route(const Call& call, const std::string& version,
+              const std::string& rest, bool in_composite) {
     auto method_not_allowed = [&](const char* allowed) {
       return RestError(405, "METHOD_NOT_ALLOWED",
-                       "HTTP Method '" + call.method + "' not allowed. Allowed are " +
-                           allowed);
+                       "HTTP Method '" + call.method +
+                           "' not allowed. Allowed are " + allowed);
     };
     Reply r;
     if (rest.empty()) {
       if (call.method != "GET") return method_not_allowed("GET,HEAD");
       ojson res;
-      for (const char* name : {"sobjects", "query", "queryAll", "limits", "composite"}) {
+      for (const char* name :
+           {"sobjects", "query", "queryAll", "limits", "composite"}) {
         res[name] = "/services/data/v" + version + "/" + name;
       }
       r = JsonReply(200, res);
     } else if (rest == "query" || rest == "queryAll") {
       if (call.method != "GET") return method_not_allowed("GET,HEAD");
       r = Query(call, version);
-    } else if (rest.rfind("query/", 0) == 0 || rest.rfind("queryAll/", 0) == 0) {
+    } else if (rest.rfind("query/", 0) == 0 ||
+               rest.rfind("queryAll/", 0) == 0) {
       if (call.method != "GET") return method_not_allowed("GET,HEAD");
       r = QueryMore(call, version, rest.substr(rest.find('/') + 1));
     } else if (rest == "limits") {
       if (call.method != "GET") return method_not_allowed("GET,HEAD");
       if (in_composite) {
-        return RestError(400, "INVALID_API_INPUT",
-                         "The limits resource is not supported in a composite request");
+        return RestError(
+            400, "INVALID_API_INPUT",
+            "The limits resource is not supported in a composite request");
       }
       r = Limits();
       r.cost = options_.limits_call_counts ? 1 : 0;
@@ -1022,7 +1088,8 @@ class Simulator::Impl {
       if (call.method != "POST") return method_not_allowed("POST");
       return Batch(call, version);
     } else {
-      return RestError(404, "NOT_FOUND", "The requested resource does not exist");
+      return RestError(404, "NOT_FOUND",
+                       "The requested resource does not exist");
     }
     r.cost = 1;
     return r;
@@ -1035,7 +1102,8 @@ class Simulator::Impl {
     auto inv = inventory();
     const Table* table = inv->FindTable(name);
     if (table == nullptr || (tail != "describe" && !tail.empty())) {
-      return RestError(404, "NOT_FOUND", "The requested resource does not exist");
+      return RestError(404, "NOT_FOUND",
+                       "The requested resource does not exist");
     }
     ojson d = DescribeJson(table->def(), version);
     if (tail.empty()) {
@@ -1054,13 +1122,15 @@ class Simulator::Impl {
     std::string opts = call.Header("sforce-query-options");
     size_t pos = opts.find("batchSize=");
     if (pos == std::string::npos) return 2000;
-    size_t n = static_cast<size_t>(std::strtoul(opts.c_str() + pos + 10, nullptr, 10));
+    size_t n =
+        static_cast<size_t>(std::strtoul(opts.c_str() + pos + 10, nullptr, 10));
     return std::clamp<size_t>(n, 200, 2000);
   }
 
   Reply Query(const Call& call, const std::string& version) {
     if (!call.HasParam("q") || call.Param("q").empty()) {
-      return RestError(400, "MALFORMED_QUERY", "A query string has to be specified");
+      return RestError(400, "MALFORMED_QUERY",
+                       "A query string has to be specified");
     }
     auto result = RunQuery(inventory(), call.Param("q"), QueryOptions{version});
     if (auto* err = std::get_if<QueryError>(&result)) {
@@ -1069,7 +1139,8 @@ class Simulator::Impl {
     auto cursor = std::make_shared<Cursor>();
     cursor->result = std::move(std::get<QueryResult>(result));
     cursor->batch_size = BatchSize(call);
-    if (cursor->result.aggregate && cursor->result.row_count > kAggregateRowCap) {
+    if (cursor->result.aggregate &&
+        cursor->result.row_count > kAggregateRowCap) {
       if (options_.aggregate_overflow == "error") return AggregateOverflow();
       cursor->batch_size = kAggregateRowCap;
       cursor->overflow = true;
@@ -1089,19 +1160,22 @@ class Simulator::Impl {
   }
 
   Reply AggregateOverflow() const {
-    return RestError(400, options_.aggregate_overflow_error_code,
-                     "Aggregate query does not support queryMore(), use LIMIT to "
-                     "restrict the results to a single batch");
+    return RestError(
+        400, options_.aggregate_overflow_error_code,
+        "Aggregate query does not support queryMore(), use LIMIT to "
+        "restrict the results to a single batch");
   }
 
   // loc is "<locator>-<offset>", as in nextRecordsUrl.
-  Reply QueryMore(const Call& call, const std::string& version, const std::string& loc) {
+  Reply QueryMore(const Call& call, const std::string& version,
+                  const std::string& loc) {
     size_t dash = loc.rfind('-');
     std::shared_ptr<Cursor> cursor;
     size_t offset = 0;
     std::string locator = loc.substr(0, dash);
     if (dash != std::string::npos) {
-      offset = static_cast<size_t>(std::strtoull(loc.c_str() + dash + 1, nullptr, 10));
+      offset = static_cast<size_t>(
+          std::strtoull(loc.c_str() + dash + 1, nullptr, 10));
       std::lock_guard<std::mutex> lock(mu_);
       auto it = cursors_.find(locator);
       if (it != cursors_.end()) cursor = it->second;
@@ -1110,8 +1184,9 @@ class Simulator::Impl {
       return RestError(400, "INVALID_QUERY_LOCATOR", "invalid query locator");
     }
     if (cursor->overflow) return AggregateOverflow();
-    size_t batch = call.headers.count("sforce-query-options") ? BatchSize(call)
-                                                              : cursor->batch_size;
+    size_t batch = call.headers.count("sforce-query-options")
+                       ? BatchSize(call)
+                       : cursor->batch_size;
     return Page(*cursor, locator, offset, batch, version);
   }
 
@@ -1123,8 +1198,8 @@ class Simulator::Impl {
     body["totalSize"] = q.total_size;
     body["done"] = end >= q.row_count;
     if (end < q.row_count) {
-      body["nextRecordsUrl"] =
-          "/services/data/v" + version + "/query/" + locator + "-" + std::to_string(end);
+      body["nextRecordsUrl"] = "/services/data/v" + version + "/query/" +
+                               locator + "-" + std::to_string(end);
     }
     ojson records = ojson::array();
     for (size_t i = offset; i < end; ++i) records.push_back(q.record(i));
@@ -1139,18 +1214,23 @@ class Simulator::Impl {
     ojson daily = {{"Max", options_.daily_limit}, {"Remaining", remaining}};
     daily["Salesforce CLI"] = {{"Max", 0}, {"Remaining", 0}};
     daily["cloudaware_exporter"] = {{"Max", 0}, {"Remaining", 0}};
-    return JsonReply(200, ojson{{"ConcurrentAsyncGetReportInstances", {{"Max", 200}, {"Remaining", 200}}},
-                                {"ConcurrentSyncReportRuns", {{"Max", 20}, {"Remaining", 20}}},
-                                {"DailyApiRequests", daily},
-                                {"DailyAsyncApexExecutions", {{"Max", 250000}, {"Remaining", 250000}}},
-                                {"DailyBulkApiBatches", {{"Max", 15000}, {"Remaining", 15000}}},
-                                {"DailyBulkV2QueryJobs", {{"Max", 10000}, {"Remaining", 10000}}},
-                                {"DataStorageMB", {{"Max", 5120}, {"Remaining", 4100}}},
-                                {"FileStorageMB", {{"Max", 20480}, {"Remaining", 20000}}}});
+    return JsonReply(
+        200,
+        ojson{{"ConcurrentAsyncGetReportInstances",
+               {{"Max", 200}, {"Remaining", 200}}},
+              {"ConcurrentSyncReportRuns", {{"Max", 20}, {"Remaining", 20}}},
+              {"DailyApiRequests", daily},
+              {"DailyAsyncApexExecutions",
+               {{"Max", 250000}, {"Remaining", 250000}}},
+              {"DailyBulkApiBatches", {{"Max", 15000}, {"Remaining", 15000}}},
+              {"DailyBulkV2QueryJobs", {{"Max", 10000}, {"Remaining", 10000}}},
+              {"DataStorageMB", {{"Max", 5120}, {"Remaining", 4100}}},
+              {"FileStorageMB", {{"Max", 20480}, {"Remaining", 20000}}}});
   }
 
   // A subrequest: the REST routing without HTTP, auth or charging.
-  Reply SubRequest(const Call& parent, const std::string& method, const std::string& url) {
+  Reply SubRequest(const Call& parent, const std::string& method,
+                   const std::string& url) {
     Call sub;
     sub.method = method;
     sub.headers = parent.headers;
@@ -1160,7 +1240,8 @@ class Simulator::Impl {
     if (q != std::string::npos) sub.params = ParseForm(url.substr(q + 1));
     const std::string prefix = "/services/data/v";
     if (sub.path.rfind(prefix, 0) != 0) {
-      return RestError(404, "NOT_FOUND", "The requested resource does not exist");
+      return RestError(404, "NOT_FOUND",
+                       "The requested resource does not exist");
     }
     std::string rest = sub.path.substr(prefix.size());
     size_t slash = rest.find('/');
@@ -1176,7 +1257,8 @@ class Simulator::Impl {
       PickSubrequestFault(kind, fault, latency_ms);
     }
     if (latency_ms > 0) Sleep(milliseconds(latency_ms));
-    if (fault) return RestError(fault->status, fault->error_code, fault->message);
+    if (fault)
+      return RestError(fault->status, fault->error_code, fault->message);
     return Route(sub, version, rest, /*in_composite=*/true);
   }
 
@@ -1185,7 +1267,8 @@ class Simulator::Impl {
   void PickSubrequestFault(const std::string& kind, std::optional<Fault>& fault,
                            int64_t& latency_ms) {
     for (auto it = faults_.begin(); it != faults_.end();) {
-      if (it->endpoint != kind || (it->type != "latency" && it->type != "error") ||
+      if (it->endpoint != kind ||
+          (it->type != "latency" && it->type != "error") ||
           (it->type == "error" && fault)) {
         ++it;
         continue;
@@ -1212,7 +1295,8 @@ class Simulator::Impl {
   Reply Composite(const Call& call, const std::string& version) {
     json body = json::parse(call.body, nullptr, false);
     if (body.is_discarded()) {
-      return RestError(400, "JSON_PARSER_ERROR", "Unexpected character in the request body");
+      return RestError(400, "JSON_PARSER_ERROR",
+                       "Unexpected character in the request body");
     }
     if (!body.is_object() || !body.contains("compositeRequest") ||
         !body["compositeRequest"].is_array()) {
@@ -1222,8 +1306,9 @@ class Simulator::Impl {
     bool all_or_none = body.value("allOrNone", false);
     if (subs.empty() || subs.size() > kCompositeMaxSubrequests) {
       // Unverified code and message: the limit itself is documented (§6.2).
-      return RestError(400, "LIMIT_EXCEEDED",
-                       "A composite request must have from 1 to 25 subrequests");
+      return RestError(
+          400, "LIMIT_EXCEEDED",
+          "A composite request must have from 1 to 25 subrequests");
     }
     int queries = 0;
     for (const json& s : subs) {
@@ -1237,8 +1322,9 @@ class Simulator::Impl {
       if (kind == "query" || kind == "query_more") ++queries;
     }
     if (queries > kCompositeMaxQueries) {
-      return RestError(400, "LIMIT_EXCEEDED",
-                       "A composite request can have at most 5 query operations");
+      return RestError(
+          400, "LIMIT_EXCEEDED",
+          "A composite request can have at most 5 query operations");
     }
     ojson results = ojson::array();
     bool failed = false;
@@ -1256,9 +1342,10 @@ class Simulator::Impl {
         if (r["httpStatusCode"].get<int>() < 400) {
           r["httpStatusCode"] = 400;
           r["body"] = ojson::array({{{"errorCode", "PROCESSING_HALTED"},
-                                     {"message", "The transaction was rolled back since "
-                                                 "another operation in the same "
-                                                 "transaction failed."}}});
+                                     {"message",
+                                      "The transaction was rolled back since "
+                                      "another operation in the same "
+                                      "transaction failed."}}});
         }
       }
     }
@@ -1271,7 +1358,8 @@ class Simulator::Impl {
   Reply Batch(const Call& call, const std::string& version) {
     json body = json::parse(call.body, nullptr, false);
     if (body.is_discarded()) {
-      return RestError(400, "JSON_PARSER_ERROR", "Unexpected character in the request body");
+      return RestError(400, "JSON_PARSER_ERROR",
+                       "Unexpected character in the request body");
     }
     if (!body.is_object() || !body.contains("batchRequests") ||
         !body["batchRequests"].is_array()) {
@@ -1288,18 +1376,23 @@ class Simulator::Impl {
     ojson results = ojson::array();
     for (const json& s : subs) {
       if (halted) {
-        results.push_back({{"statusCode", 412},
-                           {"result", ojson::array({{{"errorCode", "BATCH_PROCESSING_HALTED"},
-                                                     {"message", "Batch processing halted per request"}}})}});
+        results.push_back(
+            {{"statusCode", 412},
+             {"result",
+              ojson::array(
+                  {{{"errorCode", "BATCH_PROCESSING_HALTED"},
+                    {"message", "Batch processing halted per request"}}})}});
         continue;
       }
       if (!s.is_object() || !s.value("url", json()).is_string()) {
-        return RestError(400, "INVALID_INPUT", "Every batch subrequest needs method and url");
+        return RestError(400, "INVALID_INPUT",
+                         "Every batch subrequest needs method and url");
       }
       // Batch URLs are relative to /services/data/ ("v66.0/query?q=...").
       std::string url = s["url"].get<std::string>();
       if (url.rfind("/services/data/", 0) != 0) {
-        url = "/services/data/" + (url.rfind('/', 0) == 0 ? url.substr(1) : url);
+        url =
+            "/services/data/" + (url.rfind('/', 0) == 0 ? url.substr(1) : url);
       }
       std::string method = s.value("method", "GET");
       Reply r = url.find("/limits") != std::string::npos && method == "GET"
@@ -1312,7 +1405,8 @@ class Simulator::Impl {
       }
       results.push_back({{"statusCode", r.status}, {"result", BodyJson(r)}});
     }
-    Reply out = JsonReply(200, ojson{{"hasErrors", has_errors}, {"results", results}});
+    Reply out =
+        JsonReply(200, ojson{{"hasErrors", has_errors}, {"results", results}});
     out.cost = executed;  // each subrequest is a call (§6.1)
     (void)version;
     return out;
@@ -1325,15 +1419,16 @@ class Simulator::Impl {
 
   void Log(const Call& call, const std::string& kind, const Reply& reply) {
     if (log_.size() >= kMaxLogEntries) log_.pop_front();
-    log_.push_back({{"seq", ++log_seq_},
-                    {"time_ms", WallMs()},
-                    {"method", call.method},
-                    {"path", call.path},
-                    {"endpoint", kind},
-                    {"status", reply.reset ? 0 : reply.status},
-                    {"counted", reply.cost > 0},
-                    {"cost", reply.cost},
-                    {"fault", reply.fault.empty() ? json() : json(reply.fault)}});
+    log_.push_back(
+        {{"seq", ++log_seq_},
+         {"time_ms", WallMs()},
+         {"method", call.method},
+         {"path", call.path},
+         {"endpoint", kind},
+         {"status", reply.reset ? 0 : reply.status},
+         {"counted", reply.cost > 0},
+         {"cost", reply.cost},
+         {"fault", reply.fault.empty() ? json() : json(reply.fault)}});
   }
 
   // --- control API ---------------------------------------------------------
@@ -1342,7 +1437,8 @@ class Simulator::Impl {
     const std::string& p = call.path;
     const std::string& m = call.method;
     try {
-      if (p == "/_sim/requests" && m == "GET") return JsonReply(200, RequestLog());
+      if (p == "/_sim/requests" && m == "GET")
+        return JsonReply(200, RequestLog());
       if (p == "/_sim/requests" && m == "DELETE") {
         ClearRequestLog();
         return JsonReply(200, ojson{{"cleared", true}});
@@ -1351,8 +1447,10 @@ class Simulator::Impl {
       if (p == "/_sim/faults" && m == "GET") {
         std::lock_guard<std::mutex> lock(mu_);
         ojson list = ojson::array();
-        for (const Fault& f : faults_) list.push_back(ojson::parse(f.spec.dump()));
-        return JsonReply(200, ojson{{"faults", list}, {"concurrency_cap", concurrency_cap_}});
+        for (const Fault& f : faults_)
+          list.push_back(ojson::parse(f.spec.dump()));
+        return JsonReply(200, ojson{{"faults", list},
+                                    {"concurrency_cap", concurrency_cap_}});
       }
       if (p == "/_sim/faults" && m == "POST") {
         json body = json::parse(call.body, nullptr, false);
@@ -1361,7 +1459,8 @@ class Simulator::Impl {
         }
         if (body.is_object() && body.contains("faults")) body = body["faults"];
         AddFaults(body);
-        return JsonReply(200, ojson{{"added", body.is_array() ? body.size() : 1}});
+        return JsonReply(200,
+                         ojson{{"added", body.is_array() ? body.size() : 1}});
       }
       if (p == "/_sim/faults" && m == "DELETE") {
         ClearFaults();
@@ -1397,11 +1496,12 @@ class Simulator::Impl {
     } catch (const std::exception& e) {
       return JsonReply(400, ojson{{"error", e.what()}});
     }
-    return JsonReply(404, ojson{{"error", "no such control endpoint: " + m + " " + p},
-                                {"endpoints",
-                                 {"GET|DELETE /_sim/requests", "GET /_sim/stats",
-                                  "GET|POST|DELETE /_sim/faults", "POST /_sim/config",
-                                  "POST /_sim/tokens/expire", "GET|POST /_sim/inventory"}}});
+    return JsonReply(
+        404, ojson{{"error", "no such control endpoint: " + m + " " + p},
+                   {"endpoints",
+                    {"GET|DELETE /_sim/requests", "GET /_sim/stats",
+                     "GET|POST|DELETE /_sim/faults", "POST /_sim/config",
+                     "POST /_sim/tokens/expire", "GET|POST /_sim/inventory"}}});
   }
 
   // Shuts down accepted connections on our port (see Stop).
@@ -1409,8 +1509,10 @@ class Simulator::Impl {
     for (int fd = 0; fd < 4096; ++fd) {
       sockaddr_storage local{}, peer{};
       socklen_t ll = sizeof local, pl = sizeof peer;
-      if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
-      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
+      if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0)
+        continue;
+      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0)
+        continue;
       if (local.ss_family != AF_INET) continue;
       if (ntohs(reinterpret_cast<sockaddr_in&>(local).sin_port) == port_) {
         shutdown(fd, SHUT_RDWR);
@@ -1454,14 +1556,20 @@ void Simulator::Start() { impl_->Start(); }
 void Simulator::Stop() { impl_->Stop(); }
 int Simulator::port() const { return impl_->port(); }
 std::string Simulator::base_url() const { return impl_->base_url(); }
-void Simulator::AddFaults(const nlohmann::json& faults) { impl_->AddFaults(faults); }
+void Simulator::AddFaults(const nlohmann::json& faults) {
+  impl_->AddFaults(faults);
+}
 void Simulator::ClearFaults() { impl_->ClearFaults(); }
 void Simulator::ExpireAllTokens() { impl_->ExpireAllTokens(); }
 void Simulator::SetInventory(std::shared_ptr<const Inventory> inventory) {
   impl_->SetInventory(std::move(inventory));
 }
-std::shared_ptr<const Inventory> Simulator::inventory() const { return impl_->inventory(); }
-void Simulator::Configure(const nlohmann::json& settings) { impl_->Configure(settings); }
+std::shared_ptr<const Inventory> Simulator::inventory() const {
+  return impl_->inventory();
+}
+void Simulator::Configure(const nlohmann::json& settings) {
+  impl_->Configure(settings);
+}
 nlohmann::json Simulator::RequestLog() const { return impl_->RequestLog(); }
 void Simulator::ClearRequestLog() { impl_->ClearRequestLog(); }
 nlohmann::json Simulator::Stats() const { return impl_->Stats(); }

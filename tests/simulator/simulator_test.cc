@@ -55,7 +55,8 @@ class SimulatorTest : public ::testing::Test {
 
   std::string Token() {
     auto res = TokenRequest(
-        "grant_type=client_credentials&client_id=sim-client-id&client_secret=sim-client-secret");
+        "grant_type=client_credentials&client_id=sim-client-id&client_secret="
+        "sim-client-secret");
     EXPECT_TRUE(res) << httplib::to_string(res.error());
     EXPECT_EQ(res->status, 200) << res->body;
     return json::parse(res->body)["access_token"].get<std::string>();
@@ -69,7 +70,8 @@ class SimulatorTest : public ::testing::Test {
 
   httplib::Result Query(const std::string& soql, const std::string& token,
                         httplib::Headers headers = {}) {
-    return Get("/services/data/v66.0/query?q=" + httplib::detail::encode_query_param(soql),
+    return Get("/services/data/v66.0/query?q=" +
+                   httplib::detail::encode_query_param(soql),
                token, std::move(headers));
   }
 
@@ -86,7 +88,8 @@ class SimulatorTest : public ::testing::Test {
   std::unique_ptr<httplib::Client> client_;
 };
 
-void ExpectRestError(const httplib::Result& res, int status, const std::string& code) {
+void ExpectRestError(const httplib::Result& res, int status,
+                     const std::string& code) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, status) << res->body;
   json body = json::parse(res->body, nullptr, false);
@@ -96,7 +99,8 @@ void ExpectRestError(const httplib::Result& res, int status, const std::string& 
   EXPECT_TRUE(body[0]["message"].is_string());
 }
 
-void ExpectOAuthError(const httplib::Result& res, int status, const std::string& error,
+void ExpectOAuthError(const httplib::Result& res, int status,
+                      const std::string& error,
                       const std::string& description) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, status) << res->body;
@@ -122,12 +126,14 @@ std::map<std::string, int64_t> LiveStatesByHand(const Inventory& inv) {
 
 TEST_F(SimulatorTest, TokenWithCredentialsInBody) {
   auto res = TokenRequest(
-      "grant_type=client_credentials&client_id=sim-client-id&client_secret=sim-client-secret");
+      "grant_type=client_credentials&client_id=sim-client-id&client_secret=sim-"
+      "client-secret");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   json t = json::parse(res->body);
-  for (const char* key : {"access_token", "signature", "scope", "instance_url", "id",
-                          "token_type", "issued_at", "api_instance_url"}) {
+  for (const char* key :
+       {"access_token", "signature", "scope", "instance_url", "id",
+        "token_type", "issued_at", "api_instance_url"}) {
     EXPECT_TRUE(t[key].is_string()) << key;
   }
   EXPECT_FALSE(t.contains("refresh_token"));
@@ -141,7 +147,8 @@ TEST_F(SimulatorTest, TokenWithCredentialsInBody) {
                   std::chrono::system_clock::now().time_since_epoch())
                   .count(),
               60);
-  EXPECT_EQ(t["id"].get<std::string>().rfind(sim_->base_url() + "/id/00D", 0), 0u);
+  EXPECT_EQ(t["id"].get<std::string>().rfind(sim_->base_url() + "/id/00D", 0),
+            0u);
 
   // signature = base64(HMAC-SHA256(id + issued_at, client secret)).
   std::string msg = t["id"].get<std::string>() + issued;
@@ -149,10 +156,12 @@ TEST_F(SimulatorTest, TokenWithCredentialsInBody) {
   unsigned int len = 0;
   std::string key = "sim-client-secret";
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac,
+       &len);
   std::string b64(45, '\0');
   b64.resize(static_cast<size_t>(
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), mac, static_cast<int>(len))));
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), mac,
+                      static_cast<int>(len))));
   EXPECT_EQ(t["signature"], b64);
 }
 
@@ -162,30 +171,37 @@ TEST_F(SimulatorTest, TokenWithBasicAuth) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   client_->set_basic_auth("sim-client-id", "wrong");
-  ExpectOAuthError(TokenRequest("grant_type=client_credentials"), 400, "invalid_client",
-                   "invalid client credentials");
+  ExpectOAuthError(TokenRequest("grant_type=client_credentials"), 400,
+                   "invalid_client", "invalid client credentials");
 }
 
 TEST_F(SimulatorTest, TokenErrorsOfTheReference) {
-  const std::string good = "grant_type=client_credentials&client_id=sim-client-id&client_secret=";
+  const std::string good =
+      "grant_type=client_credentials&client_id=sim-client-id&client_secret=";
   ExpectOAuthError(TokenRequest(good + "wrong"), 400, "invalid_client",
                    "invalid client credentials");
-  ExpectOAuthError(TokenRequest("grant_type=client_credentials&client_id=nobody&client_secret=x"),
-                   400, "invalid_client_id", "client identifier invalid");
-  ExpectOAuthError(TokenRequest("grant_type=password&client_id=sim-client-id"), 400,
-                   "unsupported_grant_type", "grant type not supported");
-  ExpectOAuthError(client_->Post("/services/oauth2/token",
-                                 R"({"grant_type":"client_credentials"})", "application/json"),
+  ExpectOAuthError(
+      TokenRequest(
+          "grant_type=client_credentials&client_id=nobody&client_secret=x"),
+      400, "invalid_client_id", "client identifier invalid");
+  ExpectOAuthError(TokenRequest("grant_type=password&client_id=sim-client-id"),
                    400, "unsupported_grant_type", "grant type not supported");
-  ExpectOAuthError(TokenRequest(good + "sim-client-secret", {{"Host", "login.salesforce.com"}}),
-                   400, "invalid_grant", "request not supported on this domain");
+  ExpectOAuthError(client_->Post("/services/oauth2/token",
+                                 R"({"grant_type":"client_credentials"})",
+                                 "application/json"),
+                   400, "unsupported_grant_type", "grant type not supported");
+  ExpectOAuthError(TokenRequest(good + "sim-client-secret",
+                                {{"Host", "login.salesforce.com"}}),
+                   400, "invalid_grant",
+                   "request not supported on this domain");
   sim_->Configure({{"run_as_user", false}});
-  ExpectOAuthError(TokenRequest(good + "sim-client-secret"), 400, "invalid_grant",
-                   "no client credentials user enabled");
+  ExpectOAuthError(TokenRequest(good + "sim-client-secret"), 400,
+                   "invalid_grant", "no client credentials user enabled");
   sim_->Configure({{"run_as_user", true}});
 
   // Every other row of §2 can be injected.
-  for (const auto& [error, description] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [error, description] :
+       std::vector<std::pair<std::string, std::string>>{
            {"invalid_grant", "user hasn't approved this consumer"},
            {"invalid_grant", "expired access/refresh token"},
            {"invalid_grant", "authentication failure"},
@@ -195,22 +211,25 @@ TEST_F(SimulatorTest, TokenErrorsOfTheReference) {
            {"invalid_request", "invalid request"},
            {"invalid_scope", "the requested scope is not allowed"},
            {"unsupported_response_type", "response type not supported"}}) {
-    sim_->AddFaults({{"type", "oauth_error"}, {"error", error},
-                     {"error_description", description}, {"times", 1}});
-    ExpectOAuthError(TokenRequest(good + "sim-client-secret"), 400, error, description);
+    sim_->AddFaults({{"type", "oauth_error"},
+                     {"error", error},
+                     {"error_description", description},
+                     {"times", 1}});
+    ExpectOAuthError(TokenRequest(good + "sim-client-secret"), 400, error,
+                     description);
   }
   sim_->AddFaults({{"type", "wrong_host"}, {"times", 1}});
-  ExpectOAuthError(TokenRequest(good + "sim-client-secret"), 400, "invalid_grant",
-                   "request not supported on this domain");
+  ExpectOAuthError(TokenRequest(good + "sim-client-secret"), 400,
+                   "invalid_grant", "request not supported on this domain");
   EXPECT_EQ(Token().empty(), false) << "faults with times=1 are used up";
 }
 
 TEST_F(SimulatorTest, CountsLoginsAndLimitsTheirRate) {
   sim_->Configure({{"logins_per_hour", 3}});
   for (int i = 0; i < 3; ++i) Token();
-  ExpectOAuthError(
-      TokenRequest("grant_type=client_credentials&client_id=sim-client-id&client_secret=sim-client-secret"),
-      400, "rate_limit_exceeded", "rate limit exceeded");
+  ExpectOAuthError(TokenRequest("grant_type=client_credentials&client_id=sim-"
+                                "client-id&client_secret=sim-client-secret"),
+                   400, "rate_limit_exceeded", "rate limit exceeded");
   json stats = sim_->Stats();
   EXPECT_EQ(stats["logins"], 3);
   EXPECT_EQ(stats["token_requests"], 4);
@@ -232,20 +251,25 @@ TEST_F(SimulatorTest, TokensExpireWhenIdleAndUseKeepsThemAlive) {
 }
 
 TEST_F(SimulatorTest, UnknownOrMissingTokensAreRejected) {
-  ExpectRestError(Get("/services/data/v66.0/limits", ""), 401, "INVALID_SESSION_ID");
-  ExpectRestError(Get("/services/data/v66.0/limits", "00Dbogus!token"), 401, "INVALID_SESSION_ID");
+  ExpectRestError(Get("/services/data/v66.0/limits", ""), 401,
+                  "INVALID_SESSION_ID");
+  ExpectRestError(Get("/services/data/v66.0/limits", "00Dbogus!token"), 401,
+                  "INVALID_SESSION_ID");
   std::string token = Token();
   sim_->ExpireAllTokens();
-  ExpectRestError(Get("/services/data/v66.0/limits", token), 401, "INVALID_SESSION_ID");
+  ExpectRestError(Get("/services/data/v66.0/limits", token), 401,
+                  "INVALID_SESSION_ID");
 }
 
 TEST_F(SimulatorTest, RevokeAndIntrospect) {
   std::string token = Token();
-  const std::string auth = "client_id=sim-client-id&client_secret=sim-client-secret";
-  auto res = client_->Post("/services/oauth2/introspect",
-                           "token=" + httplib::detail::encode_query_param(token) +
-                               "&token_type_hint=access_token&" + auth,
-                           kForm);
+  const std::string auth =
+      "client_id=sim-client-id&client_secret=sim-client-secret";
+  auto res =
+      client_->Post("/services/oauth2/introspect",
+                    "token=" + httplib::detail::encode_query_param(token) +
+                        "&token_type_hint=access_token&" + auth,
+                    kForm);
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   json info = json::parse(res->body);
@@ -255,22 +279,29 @@ TEST_F(SimulatorTest, RevokeAndIntrospect) {
   EXPECT_TRUE(info["exp"].is_number_integer());
   EXPECT_GT(info["exp"].get<int64_t>(), info["iat"].get<int64_t>());
 
-  ExpectOAuthError(client_->Post("/services/oauth2/introspect",
-                                 "token=x&client_id=sim-client-id&client_secret=bad", kForm),
-                   400, "invalid_client", "invalid client credentials");
+  ExpectOAuthError(
+      client_->Post("/services/oauth2/introspect",
+                    "token=x&client_id=sim-client-id&client_secret=bad", kForm),
+      400, "invalid_client", "invalid client credentials");
 
-  res = client_->Post("/services/oauth2/revoke", "token=" + httplib::detail::encode_query_param(token),
+  res = client_->Post("/services/oauth2/revoke",
+                      "token=" + httplib::detail::encode_query_param(token),
                       kForm);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
-  ExpectRestError(Get("/services/data/v66.0/limits", token), 401, "INVALID_SESSION_ID");
-  res = client_->Post("/services/oauth2/introspect",
-                      "token=" + httplib::detail::encode_query_param(token) + "&" + auth, kForm);
+  ExpectRestError(Get("/services/data/v66.0/limits", token), 401,
+                  "INVALID_SESSION_ID");
+  res = client_->Post(
+      "/services/oauth2/introspect",
+      "token=" + httplib::detail::encode_query_param(token) + "&" + auth,
+      kForm);
   ASSERT_TRUE(res);
   EXPECT_EQ(json::parse(res->body), json({{"active", false}}));
-  ExpectOAuthError(client_->Post("/services/oauth2/revoke",
-                                 "token=" + httplib::detail::encode_query_param(token), kForm),
-                   400, "invalid_token", "invalid token");
+  ExpectOAuthError(
+      client_->Post("/services/oauth2/revoke",
+                    "token=" + httplib::detail::encode_query_param(token),
+                    kForm),
+      400, "invalid_token", "invalid token");
 }
 
 TEST_F(SimulatorTest, VersionsAreFreeAndNeedNoToken) {
@@ -280,8 +311,11 @@ TEST_F(SimulatorTest, VersionsAreFreeAndNeedNoToken) {
   EXPECT_FALSE(res->has_header("Sforce-Limit-Info"));
   json versions = json::parse(res->body);
   ASSERT_TRUE(versions.is_array());
-  json spring26 = {{"label", "Spring '26"}, {"url", "/services/data/v66.0"}, {"version", "66.0"}};
-  EXPECT_NE(std::find(versions.begin(), versions.end(), spring26), versions.end());
+  json spring26 = {{"label", "Spring '26"},
+                   {"url", "/services/data/v66.0"},
+                   {"version", "66.0"}};
+  EXPECT_NE(std::find(versions.begin(), versions.end(), spring26),
+            versions.end());
   EXPECT_EQ(versions.back()["label"], "Winter '27");
   EXPECT_EQ(DailyUsed(), 0);
 }
@@ -295,18 +329,24 @@ TEST_F(SimulatorTest, ResourcesUnknownAndRetiredVersions) {
   EXPECT_EQ(resources["query"], "/services/data/v66.0/query");
   EXPECT_EQ(resources["composite"], "/services/data/v66.0/composite");
   ExpectRestError(Get("/services/data/v99.0/", token), 404, "NOT_FOUND");
-  ExpectRestError(Get("/services/data/vbanana/limits", token), 404, "NOT_FOUND");
-  auto gone = Get("/services/data/v25.0/query?q=SELECT+Id+FROM+CA10__CaAwsInstance__c", token);
+  ExpectRestError(Get("/services/data/vbanana/limits", token), 404,
+                  "NOT_FOUND");
+  auto gone =
+      Get("/services/data/v25.0/query?q=SELECT+Id+FROM+CA10__CaAwsInstance__c",
+          token);
   ASSERT_TRUE(gone);
   EXPECT_EQ(gone->status, 410);
-  ExpectRestError(Get("/services/data/v66.0/nothing-here", token), 404, "NOT_FOUND");
+  ExpectRestError(Get("/services/data/v66.0/nothing-here", token), 404,
+                  "NOT_FOUND");
 }
 
 TEST_F(SimulatorTest, GroupedCountMatchesTheInventory) {
   std::string token = Token();
   auto res = Query(
-      "SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c "
-      "WHERE CA10__disappearanceTime__c = null GROUP BY CA10__stateName__c LIMIT 2000",
+      "SELECT CA10__stateName__c state, COUNT(Id) n FROM "
+      "CA10__CaAwsInstance__c "
+      "WHERE CA10__disappearanceTime__c = null GROUP BY CA10__stateName__c "
+      "LIMIT 2000",
       token);
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
@@ -319,7 +359,8 @@ TEST_F(SimulatorTest, GroupedCountMatchesTheInventory) {
   std::map<std::string, int64_t> got;
   for (const json& r : body["records"]) {
     EXPECT_EQ(r["attributes"], json({{"type", "AggregateResult"}}));
-    got[r["state"].is_null() ? "<null>" : r["state"].get<std::string>()] = r["n"];
+    got[r["state"].is_null() ? "<null>" : r["state"].get<std::string>()] =
+        r["n"];
   }
   EXPECT_EQ(got, expected);
 }
@@ -327,7 +368,8 @@ TEST_F(SimulatorTest, GroupedCountMatchesTheInventory) {
 TEST_F(SimulatorTest, CountOnlyUsesTotalSize) {
   std::string token = Token();
   auto res = Query(
-      "SELECT COUNT() FROM CA10__CaAwsInstance__c WHERE CA10__disappearanceTime__c = null",
+      "SELECT COUNT() FROM CA10__CaAwsInstance__c WHERE "
+      "CA10__disappearanceTime__c = null",
       token);
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
@@ -355,7 +397,8 @@ TEST_F(SimulatorTest, RelationshipGroupByIsFlatAndAliased) {
   for (size_t r = 0; r < ec2->rows(); ++r) {
     Value ref = ec2->column("CA10__account__c").Get(r);
     auto row = ref.is_null() ? std::nullopt : accounts->FindById(ref.text);
-    Value id = row ? accounts->column("CA10__accountId__c").Get(*row) : Value::Null();
+    Value id =
+        row ? accounts->column("CA10__accountId__c").Get(*row) : Value::Null();
     ++expected[id.is_null() ? "<null>" : std::string(id.text)];
   }
   std::map<std::string, int64_t> got;
@@ -415,10 +458,12 @@ TEST_F(SimulatorTest, AggregateOverTwoThousandRowsFails) {
   ASSERT_GT(big->FindTable(kEc2)->rows(), 2000u);
   sim_->SetInventory(big);
   std::string token = Token();
-  const std::string soql = "SELECT Id, COUNT(Name) FROM CA10__CaAwsInstance__c GROUP BY Id";
+  const std::string soql =
+      "SELECT Id, COUNT(Name) FROM CA10__CaAwsInstance__c GROUP BY Id";
   auto res = Query(soql, token);
   ExpectRestError(res, 400, "MALFORMED_QUERY");
-  EXPECT_NE(res->body.find("Aggregate query does not support queryMore()"), std::string::npos);
+  EXPECT_NE(res->body.find("Aggregate query does not support queryMore()"),
+            std::string::npos);
   auto limited = Query(soql + " LIMIT 2000", token);
   ASSERT_TRUE(limited);
   EXPECT_EQ(limited->status, 200);
@@ -436,14 +481,18 @@ TEST_F(SimulatorTest, AggregateOverTwoThousandRowsFails) {
 
 TEST_F(SimulatorTest, QueryErrors) {
   std::string token = Token();
-  ExpectRestError(Query("SELECT Id FRM CA10__CaAwsInstance__c", token), 400, "MALFORMED_QUERY");
-  ExpectRestError(Query("SELECT Foo__c FROM CA10__CaAwsInstance__c", token), 400,
-                  "INVALID_FIELD");
+  ExpectRestError(Query("SELECT Id FRM CA10__CaAwsInstance__c", token), 400,
+                  "MALFORMED_QUERY");
+  ExpectRestError(Query("SELECT Foo__c FROM CA10__CaAwsInstance__c", token),
+                  400, "INVALID_FIELD");
   auto res = Query("SELECT Id FROM Bogus__c", token);
   ExpectRestError(res, 400, "INVALID_TYPE");
-  EXPECT_NE(res->body.find("sObject type 'Bogus__c' is not supported"), std::string::npos);
-  ExpectRestError(Get("/services/data/v66.0/query", token), 400, "MALFORMED_QUERY");
-  ExpectRestError(Get("/services/data/v66.0/query?q=", token), 400, "MALFORMED_QUERY");
+  EXPECT_NE(res->body.find("sObject type 'Bogus__c' is not supported"),
+            std::string::npos);
+  ExpectRestError(Get("/services/data/v66.0/query", token), 400,
+                  "MALFORMED_QUERY");
+  ExpectRestError(Get("/services/data/v66.0/query?q=", token), 400,
+                  "MALFORMED_QUERY");
 }
 
 TEST_F(SimulatorTest, LimitsAndTheLimitInfoHeader) {
@@ -476,13 +525,14 @@ TEST_F(SimulatorTest, SpentAllocationIsRefused) {
   }
   auto res = Query("SELECT COUNT() FROM CA10__CaAwsInstance__c", token);
   ExpectRestError(res, 403, "REQUEST_LIMIT_EXCEEDED");
-  EXPECT_EQ(json::parse(res->body)[0]["message"], "TotalRequests Limit exceeded.");
+  EXPECT_EQ(json::parse(res->body)[0]["message"],
+            "TotalRequests Limit exceeded.");
   EXPECT_EQ(DailyUsed(), 3) << "refused calls are not charged";
 
   sim_->Configure({{"daily_limit", 100}, {"daily_used", 0}});
   sim_->AddFaults({{"type", "exhaust_daily_limit"}});
-  ExpectRestError(Query("SELECT COUNT() FROM CA10__CaAwsInstance__c", token), 403,
-                  "REQUEST_LIMIT_EXCEEDED");
+  ExpectRestError(Query("SELECT COUNT() FROM CA10__CaAwsInstance__c", token),
+                  403, "REQUEST_LIMIT_EXCEEDED");
 }
 
 TEST_F(SimulatorTest, CompositeIsOneCallWithIsolatedSubrequests) {
@@ -490,13 +540,15 @@ TEST_F(SimulatorTest, CompositeIsOneCallWithIsolatedSubrequests) {
   json req = {{"allOrNone", false}, {"compositeRequest", json::array()}};
   const std::vector<std::string> soql = {
       "SELECT COUNT() FROM CA10__CaAwsInstance__c",
-      "SELECT CA10__stateName__c s, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY "
+      "SELECT CA10__stateName__c s, COUNT(Id) n FROM CA10__CaAwsInstance__c "
+      "GROUP BY "
       "CA10__stateName__c",
       "SELECT Id FRM Broken"};
   for (size_t i = 0; i < soql.size(); ++i) {
     req["compositeRequest"].push_back(
         {{"method", "GET"},
-         {"url", "/services/data/v66.0/query?q=" + httplib::detail::encode_query_param(soql[i])},
+         {"url", "/services/data/v66.0/query?q=" +
+                     httplib::detail::encode_query_param(soql[i])},
          {"referenceId", "q" + std::to_string(i)}});
   }
   int64_t before = DailyUsed();
@@ -508,7 +560,8 @@ TEST_F(SimulatorTest, CompositeIsOneCallWithIsolatedSubrequests) {
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0]["referenceId"], "q0");
   EXPECT_EQ(out[0]["httpStatusCode"], 200);
-  EXPECT_EQ(out[0]["body"]["totalSize"], TestInventory()->FindTable(kEc2)->rows());
+  EXPECT_EQ(out[0]["body"]["totalSize"],
+            TestInventory()->FindTable(kEc2)->rows());
   EXPECT_TRUE(out[0]["httpHeaders"].is_object());
   EXPECT_EQ(out[1]["httpStatusCode"], 200);
   EXPECT_GE(out[1]["body"]["records"].size(), 3u);
@@ -519,20 +572,25 @@ TEST_F(SimulatorTest, CompositeIsOneCallWithIsolatedSubrequests) {
   json six = req;
   six["compositeRequest"] = json::array();
   for (int i = 0; i < 6; ++i) {
-    six["compositeRequest"].push_back({{"method", "GET"},
-                                       {"url", "/services/data/v66.0/query?q=SELECT+COUNT()+FROM+"
-                                               "CA10__CaAwsInstance__c"},
-                                       {"referenceId", "r" + std::to_string(i)}});
+    six["compositeRequest"].push_back(
+        {{"method", "GET"},
+         {"url",
+          "/services/data/v66.0/query?q=SELECT+COUNT()+FROM+"
+          "CA10__CaAwsInstance__c"},
+         {"referenceId", "r" + std::to_string(i)}});
   }
-  ExpectRestError(PostJson("/services/data/v66.0/composite", token, six), 400, "LIMIT_EXCEEDED");
+  ExpectRestError(PostJson("/services/data/v66.0/composite", token, six), 400,
+                  "LIMIT_EXCEEDED");
   json many = six;
   many["compositeRequest"] = json::array();
   for (int i = 0; i < 26; ++i) {
-    many["compositeRequest"].push_back({{"method", "GET"},
-                                        {"url", "/services/data/v66.0/sobjects"},
-                                        {"referenceId", "r" + std::to_string(i)}});
+    many["compositeRequest"].push_back(
+        {{"method", "GET"},
+         {"url", "/services/data/v66.0/sobjects"},
+         {"referenceId", "r" + std::to_string(i)}});
   }
-  ExpectRestError(PostJson("/services/data/v66.0/composite", token, many), 400, "LIMIT_EXCEEDED");
+  ExpectRestError(PostJson("/services/data/v66.0/composite", token, many), 400,
+                  "LIMIT_EXCEEDED");
   ExpectRestError(client_->Post("/services/data/v66.0/composite",
                                 {{"Authorization", "Bearer " + token}}, "{nope",
                                 "application/json"),
@@ -541,11 +599,13 @@ TEST_F(SimulatorTest, CompositeIsOneCallWithIsolatedSubrequests) {
 
 TEST_F(SimulatorTest, CompositeBatchChargesEverySubrequest) {
   std::string token = Token();
-  json req = {{"haltOnError", false},
-              {"batchRequests",
-               {{{"method", "GET"}, {"url", "v66.0/query?q=SELECT+COUNT()+FROM+CA10__CaAwsInstance__c"}},
-                {{"method", "GET"}, {"url", "v66.0/query?q=SELECT+Id+FRM+X"}},
-                {{"method", "GET"}, {"url", "v66.0/limits"}}}}};
+  json req = {
+      {"haltOnError", false},
+      {"batchRequests",
+       {{{"method", "GET"},
+         {"url", "v66.0/query?q=SELECT+COUNT()+FROM+CA10__CaAwsInstance__c"}},
+        {{"method", "GET"}, {"url", "v66.0/query?q=SELECT+Id+FRM+X"}},
+        {{"method", "GET"}, {"url", "v66.0/limits"}}}}};
   int64_t before = DailyUsed();
   auto res = PostJson("/services/data/v66.0/composite/batch", token, req);
   ASSERT_TRUE(res);
@@ -563,7 +623,8 @@ TEST_F(SimulatorTest, CompositeBatchChargesEverySubrequest) {
   ASSERT_TRUE(res);
   body = json::parse(res->body);
   EXPECT_EQ(body["results"][2]["statusCode"], 412);
-  EXPECT_EQ(body["results"][2]["result"][0]["errorCode"], "BATCH_PROCESSING_HALTED");
+  EXPECT_EQ(body["results"][2]["result"][0]["errorCode"],
+            "BATCH_PROCESSING_HALTED");
 }
 
 TEST_F(SimulatorTest, DescribeGlobalAndObject) {
@@ -575,7 +636,8 @@ TEST_F(SimulatorTest, DescribeGlobalAndObject) {
   bool found = false;
   for (const json& o : global["sobjects"]) found = found || o["name"] == kEc2;
   EXPECT_TRUE(found);
-  res = Get("/services/data/v66.0/sobjects/CA10__CaAwsInstance__c/describe", token);
+  res = Get("/services/data/v66.0/sobjects/CA10__CaAwsInstance__c/describe",
+            token);
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200);
   json fields = json::parse(res->body)["fields"];
@@ -584,17 +646,28 @@ TEST_F(SimulatorTest, DescribeGlobalAndObject) {
   EXPECT_EQ(by_name["CA10__stateName__c"]["groupable"], true);
   EXPECT_EQ(by_name["CA10__disappearanceTime__c"]["type"], "datetime");
   EXPECT_EQ(by_name["CA10__disappearanceTime__c"]["groupable"], false);
-  EXPECT_EQ(by_name["CA10__account__c"]["referenceTo"], json({"CA10__CaAwsAccount__c"}));
-  EXPECT_EQ(by_name["CA10__account__c"]["relationshipName"], "CA10__account__r");
-  ExpectRestError(Get("/services/data/v66.0/sobjects/Bogus__c/describe", token), 404,
-                  "NOT_FOUND");
+  EXPECT_EQ(by_name["CA10__account__c"]["referenceTo"],
+            json({"CA10__CaAwsAccount__c"}));
+  EXPECT_EQ(by_name["CA10__account__c"]["relationshipName"],
+            "CA10__account__r");
+  ExpectRestError(Get("/services/data/v66.0/sobjects/Bogus__c/describe", token),
+                  404, "NOT_FOUND");
 }
 
 TEST_F(SimulatorTest, InjectedHttpErrors) {
   std::string token = Token();
-  sim_->AddFaults(json::array({{{"endpoint", "query"}, {"type", "error"}, {"status", 503}, {"times", 1}},
-                               {{"endpoint", "query"}, {"type", "error"}, {"status", 500}, {"times", 1}},
-                               {{"endpoint", "query"}, {"type", "html"}, {"status", 502}, {"times", 1}}}));
+  sim_->AddFaults(json::array({{{"endpoint", "query"},
+                                {"type", "error"},
+                                {"status", 503},
+                                {"times", 1}},
+                               {{"endpoint", "query"},
+                                {"type", "error"},
+                                {"status", 500},
+                                {"times", 1}},
+                               {{"endpoint", "query"},
+                                {"type", "html"},
+                                {"status", 502},
+                                {"times", 1}}}));
   const std::string q = "SELECT COUNT() FROM CA10__CaAwsInstance__c";
   auto res = Query(q, token);
   ExpectRestError(res, 503, "SERVER_UNAVAILABLE");
@@ -612,7 +685,9 @@ TEST_F(SimulatorTest, InjectedHttpErrors) {
 
 TEST_F(SimulatorTest, InjectedBadBodies) {
   std::string token = Token();
-  const std::string q = "SELECT CA10__stateName__c, COUNT(Id) FROM CA10__CaAwsInstance__c GROUP BY CA10__stateName__c";
+  const std::string q =
+      "SELECT CA10__stateName__c, COUNT(Id) FROM CA10__CaAwsInstance__c GROUP "
+      "BY CA10__stateName__c";
   auto good = Query(q, token);
   ASSERT_TRUE(good);
   sim_->AddFaults({{"endpoint", "query"}, {"type", "malformed"}, {"times", 1}});
@@ -634,7 +709,8 @@ TEST_F(SimulatorTest, InjectedResetLatencyAndHang) {
   auto res = Query(q, token);
   EXPECT_FALSE(res) << "a reset connection gives no response";
 
-  sim_->AddFaults({{"endpoint", "query"}, {"type", "latency"}, {"ms", 300}, {"times", 1}});
+  sim_->AddFaults(
+      {{"endpoint", "query"}, {"type", "latency"}, {"ms", 300}, {"times", 1}});
   auto start = Clock::now();
   res = Query(q, token);
   ASSERT_TRUE(res);
@@ -656,7 +732,8 @@ TEST_F(SimulatorTest, InjectedResetLatencyAndHang) {
 TEST_F(SimulatorTest, StopReleasesHungRequests) {
   std::string token = Token();
   sim_->AddFaults({{"endpoint", "query"}, {"type", "hang"}});
-  std::thread caller([&] { Query("SELECT COUNT() FROM CA10__CaAwsInstance__c", token); });
+  std::thread caller(
+      [&] { Query("SELECT COUNT() FROM CA10__CaAwsInstance__c", token); });
   for (int i = 0; i < 200 && sim_->Stats()["in_flight"] == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -670,9 +747,11 @@ TEST_F(SimulatorTest, StopReleasesHungRequests) {
 TEST_F(SimulatorTest, RejectCredentialsUntilCleared) {
   sim_->AddFaults({{"type", "reject_credentials"}});
   const std::string body =
-      "grant_type=client_credentials&client_id=sim-client-id&client_secret=sim-client-secret";
+      "grant_type=client_credentials&client_id=sim-client-id&client_secret=sim-"
+      "client-secret";
   for (int i = 0; i < 3; ++i) {
-    ExpectOAuthError(TokenRequest(body), 400, "invalid_client", "invalid client credentials");
+    ExpectOAuthError(TokenRequest(body), 400, "invalid_client",
+                     "invalid client credentials");
   }
   sim_->ClearFaults();
   EXPECT_FALSE(Token().empty());
@@ -680,15 +759,17 @@ TEST_F(SimulatorTest, RejectCredentialsUntilCleared) {
 
 TEST_F(SimulatorTest, ConcurrencyCap) {
   std::string token = Token();
-  sim_->AddFaults(json::array({{{"type", "concurrency_cap"}, {"max", 1}},
-                               {{"endpoint", "query"}, {"type", "latency"}, {"ms", 400}}}));
+  sim_->AddFaults(
+      json::array({{{"type", "concurrency_cap"}, {"max", 1}},
+                   {{"endpoint", "query"}, {"type", "latency"}, {"ms", 400}}}));
   std::vector<int> statuses(2, 0);
   std::vector<std::thread> threads;
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       httplib::Client c("127.0.0.1", sim_->port());
       auto r = c.Get(("/services/data/v66.0/query?q=" +
-                      httplib::detail::encode_query_param("SELECT COUNT() FROM CA10__CaAwsInstance__c"))
+                      httplib::detail::encode_query_param(
+                          "SELECT COUNT() FROM CA10__CaAwsInstance__c"))
                          .c_str(),
                      {{"Authorization", "Bearer " + token}});
       statuses[static_cast<size_t>(i)] = r ? r->status : -1;
@@ -721,18 +802,23 @@ TEST_F(SimulatorTest, RequestLogRecordsKindsAndCosts) {
 }
 
 TEST_F(SimulatorTest, ControlApiOverHttp) {
-  auto res = client_->Post("/_sim/faults", R"({"type":"latency","ms":-5})", "application/json");
+  auto res = client_->Post("/_sim/faults", R"({"type":"latency","ms":-5})",
+                           "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
   EXPECT_NE(res->body.find("min_ms"), std::string::npos) << res->body;
-  res = client_->Post("/_sim/faults", R"([{"type":"error","status":503,"bogus":1}])",
+  res = client_->Post("/_sim/faults",
+                      R"([{"type":"error","status":503,"bogus":1}])",
                       "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
-  EXPECT_NE(res->body.find("faults[0]: unknown fault field 'bogus'"), std::string::npos)
+  EXPECT_NE(res->body.find("faults[0]: unknown fault field 'bogus'"),
+            std::string::npos)
       << res->body;
-  res = client_->Post("/_sim/faults", R"({"faults":[{"endpoint":"query","type":"error","status":503}]})",
-                      "application/json");
+  res = client_->Post(
+      "/_sim/faults",
+      R"({"faults":[{"endpoint":"query","type":"error","status":503}]})",
+      "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   res = client_->Get("/_sim/faults");
@@ -746,9 +832,11 @@ TEST_F(SimulatorTest, ControlApiOverHttp) {
   // Replace the inventory with a document of two records.
   json doc = {{"records",
                {{"CA10__CaAwsAccount__c",
-                 {{{"Id", "a01SIM000000001AAA"}, {"CA10__accountId__c", "111122223333"}}}},
+                 {{{"Id", "a01SIM000000001AAA"},
+                   {"CA10__accountId__c", "111122223333"}}}},
                 {kEc2,
-                 {{{"Id", "a02SIM000000001AAA"}, {"CA10__stateName__c", "running"},
+                 {{{"Id", "a02SIM000000001AAA"},
+                   {"CA10__stateName__c", "running"},
                    {"CA10__account__c", "a01SIM000000001AAA"}}}}}}};
   res = client_->Post("/_sim/inventory", doc.dump(), "application/json");
   ASSERT_TRUE(res);
@@ -757,7 +845,8 @@ TEST_F(SimulatorTest, ControlApiOverHttp) {
   res = Query("SELECT COUNT() FROM CA10__CaAwsInstance__c", token);
   ASSERT_TRUE(res);
   EXPECT_EQ(json::parse(res->body)["totalSize"], 1);
-  res = client_->Post("/_sim/inventory", R"({"records":{"Nope__c":[]}})", "application/json");
+  res = client_->Post("/_sim/inventory", R"({"records":{"Nope__c":[]}})",
+                      "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
   EXPECT_NE(res->body.find("Nope__c"), std::string::npos);
@@ -792,21 +881,25 @@ TEST_F(SimulatorHttpsTest, TokenAndQueryOverVerifiedTls) {
   httplib::SSLClient client("127.0.0.1", sim.port());
   client.set_ca_cert_path((*dir_ + "/ca.pem").c_str());
   client.enable_server_certificate_verification(true);
-  auto res = client.Post("/services/oauth2/token",
-                         "grant_type=client_credentials&client_id=sim-client-id&client_secret="
-                         "sim-client-secret",
-                         kForm);
+  auto res = client.Post(
+      "/services/oauth2/token",
+      "grant_type=client_credentials&client_id=sim-client-id&client_secret="
+      "sim-client-secret",
+      kForm);
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   ASSERT_EQ(res->status, 200);
   json token = json::parse(res->body);
   EXPECT_EQ(token["instance_url"].get<std::string>().rfind("https://", 0), 0u);
   res = client.Get(("/services/data/v66.0/query?q=" +
-                    httplib::detail::encode_query_param("SELECT COUNT() FROM CA10__CaAwsInstance__c"))
+                    httplib::detail::encode_query_param(
+                        "SELECT COUNT() FROM CA10__CaAwsInstance__c"))
                        .c_str(),
-                   {{"Authorization", "Bearer " + token["access_token"].get<std::string>()}});
+                   {{"Authorization",
+                     "Bearer " + token["access_token"].get<std::string>()}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(json::parse(res->body)["totalSize"], TestInventory()->FindTable(kEc2)->rows());
+  EXPECT_EQ(json::parse(res->body)["totalSize"],
+            TestInventory()->FindTable(kEc2)->rows());
 
   // Without the throwaway CA, verification fails.
   httplib::SSLClient untrusted("127.0.0.1", sim.port());

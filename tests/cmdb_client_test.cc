@@ -1,0 +1,141 @@
+// The pure parts of the API client: error bodies, Sforce-Limit-Info, URLs
+// and the hints for OAuth errors.
+#include "exporter/cmdb_client.h"
+
+#include <gtest/gtest.h>
+
+#include "exporter/http_client.h"
+#include "exporter/token_source.h"
+
+namespace cloudaware_exporter {
+namespace {
+
+TEST(CmdbClientTest, ParsesRestErrorsWhateverTheBody) {
+  struct Case {
+    int status;
+    std::string body;
+    std::string code;
+    std::string message_part;
+  };
+  const std::vector<Case> cases = {
+      {400,
+       R"([{"message":"unexpected token: 'FRM'","errorCode":"MALFORMED_QUERY"}])",
+       "MALFORMED_QUERY", "unexpected token: 'FRM'"},
+      {401,
+       R"([{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}])",
+       "INVALID_SESSION_ID", "Session expired or invalid"},
+      {403,
+       R"([{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}])",
+       "REQUEST_LIMIT_EXCEEDED", "TotalRequests"},
+      // Several errors: the first code, every message.
+      {400,
+       R"([{"message":"a","errorCode":"INVALID_FIELD"},{"message":"b","errorCode":"X_Y"}])",
+       "INVALID_FIELD", "INVALID_FIELD: a; X_Y: b"},
+      // A single object, as some old endpoints send.
+      {404,
+       R"({"message":"The requested resource does not exist","errorCode":"NOT_FOUND"})",
+       "NOT_FOUND", "does not exist"},
+      // OAuth-style.
+      {400,
+       R"({"error":"invalid_grant","error_description":"authentication failure"})",
+       "http_400", "invalid_grant: authentication failure"},
+      // HTML from an edge proxy: the title.
+      {502,
+       "<html><head><title>502 Bad Gateway</title></head><body>x</body></html>",
+       "http_502", "HTTP 502: 502 Bad Gateway"},
+      {503, "", "http_503", "HTTP 503 with an empty body"},
+      {500, "not json at all", "http_500", "not json at all"},
+      // Codes that are not codes do not become label values.
+      {400, R"([{"message":"m","errorCode":"lower case; and spaces"}])",
+       "http_400", "m"},
+      {400,
+       R"([{"message":"m","errorCode":")" + std::string(100, 'A') + R"("}])",
+       "http_400", "m"},
+      {400, R"([1, "x", null])", "http_400", "HTTP 400"},
+      {400, "[]", "http_400", "HTTP 400"},
+  };
+  for (const Case& c : cases) {
+    CmdbError e = ParseRestError(c.status, c.body);
+    EXPECT_EQ(e.code(), c.code) << c.body;
+    EXPECT_EQ(e.status(), c.status);
+    EXPECT_NE(std::string(e.what()).find(c.message_part), std::string::npos)
+        << e.what() << " for " << c.body;
+  }
+  // Long bodies are cut, and newlines never reach a log line.
+  CmdbError e = ParseRestError(
+      502, std::string(5000, 'x') + "\n" + std::string(5000, 'y'));
+  EXPECT_LT(std::string(e.what()).size(), 300u);
+  EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+}
+
+TEST(CmdbClientTest, ParsesSforceLimitInfo) {
+  using P = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(ParseLimitInfo("api-usage=18/5000"), P(18, 5000));
+  EXPECT_EQ(
+      ParseLimitInfo(
+          "api-usage=10018/100000; per-app-api-usage=17/250(appName=sample)"),
+      P(10018, 100000));
+  EXPECT_EQ(
+      ParseLimitInfo("per-app-api-usage=17/250(appName=x); api-usage=3/15000"),
+      P(3, 15000));
+  for (const char* bad :
+       {"", "api-usage=", "api-usage=5", "api-usage=5/", "api-usage=/5",
+        "api-usage=a/b", "api-usage=-1/5", "api-usage=5/0",
+        "per-app-api-usage=17/250", "api-usage=99999999999999999999/1"}) {
+    EXPECT_FALSE(ParseLimitInfo(bad).has_value()) << bad;
+  }
+}
+
+TEST(CmdbClientTest, ParsesUrls) {
+  auto u = ParseUrl("https://acme.my.salesforce.com");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->Base(), "https://acme.my.salesforce.com:443");
+  u = ParseUrl("http://127.0.0.1:8443/services/data?x#y");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "127.0.0.1");
+  EXPECT_EQ(u->port, 8443);
+  u = ParseUrl("HTTPS://user:pass@host:1");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->Base(), "https://host:1") << "userinfo is dropped";
+  for (const char* bad : {"", "acme.my.salesforce.com", "ftp://x", "https://",
+                          "https://h:0", "https://h:99999", "https://h:x"}) {
+    EXPECT_FALSE(ParseUrl(bad).has_value()) << bad;
+  }
+}
+
+TEST(CmdbClientTest, EncodesEverythingButUnreserved) {
+  EXPECT_EQ(UrlEncode("SELECT COUNT() FROM X WHERE a = 'b+c' AND d != null"),
+            "SELECT%20COUNT%28%29%20FROM%20X%20WHERE%20a%20%3D%20%27b%2Bc%27%"
+            "20AND%20d%20%21%3D%20null");
+  EXPECT_EQ(UrlEncode("a-b_c.d~e"), "a-b_c.d~e");
+  EXPECT_EQ(UrlEncode("\xc3\xa9"), "%C3%A9");
+}
+
+TEST(CmdbClientTest, EveryOAuthErrorOfTheReferenceHasAHint) {
+  for (const auto& [error, description] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"invalid_grant", "request not supported on this domain"},
+           {"invalid_grant", "no client credentials user enabled"},
+           {"invalid_grant", "user hasn't approved this consumer"},
+           {"invalid_grant", "authentication failure"},
+           {"invalid_client", "invalid client credentials"},
+           {"invalid_client_id", "client identifier invalid"},
+           {"unsupported_grant_type", "grant type not supported"},
+           {"inactive_user", ""},
+           {"inactive_org", ""},
+           {"rate_limit_exceeded", ""},
+           {"invalid_scope", ""}}) {
+    EXPECT_FALSE(OAuthHint(error, description).empty())
+        << error << " " << description;
+  }
+  EXPECT_NE(OAuthHint("invalid_grant", "request not supported on this domain")
+                .find("My Domain"),
+            std::string::npos);
+  EXPECT_NE(OAuthHint("invalid_grant", "no client credentials user enabled")
+                .find("Run As"),
+            std::string::npos);
+  EXPECT_EQ(OAuthHint("something_else", ""), "");
+}
+
+}  // namespace
+}  // namespace cloudaware_exporter

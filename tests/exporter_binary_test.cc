@@ -1,0 +1,375 @@
+// The cloudaware_exporter binary as users run it: --config.check over every
+// bad config, --once against the simulator (golden output, promtool),
+// SIGTERM with a hung request in flight, SIGHUP and /-/reload.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "simulator/inventory.h"
+#include "simulator/simulator.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using cmdb_simulator::Simulator;
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const fs::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
+
+// A child process with stdout and stderr captured to files.
+class Process {
+ public:
+  Process(const std::vector<std::string>& args, const fs::path& dir)
+      : dir_(dir) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, (dir / "stdout").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, (dir / "stderr").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    int rc =
+        posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) pid_ = -1;
+  }
+  ~Process() {
+    if (pid_ > 0 && !exit_code_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // The exit code, or nullopt if it did not exit within the timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    while (!exit_code_ && Clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ =
+            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return exit_code_;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  std::string out() const { return ReadFile(dir_ / "stdout"); }
+  std::string err() const { return ReadFile(dir_ / "stderr"); }
+
+ private:
+  fs::path dir_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class ExporterBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("exporter-bin-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void StartSimulator() {
+    ASSERT_EQ(std::system((std::string(GEN_CERTS_SCRIPT) + " " +
+                           (dir_ / "certs").string())
+                              .c_str()),
+              0);
+    cmdb_simulator::SimulatorOptions options;
+    cmdb_simulator::GenerateOptions gen;
+    gen.records = 3000;
+    gen.seed = 42;
+    options.inventory = std::make_shared<const cmdb_simulator::Inventory>(
+        cmdb_simulator::Inventory::Generate(gen));
+    options.tls_cert_file = (dir_ / "certs/server.pem").string();
+    options.tls_key_file = (dir_ / "certs/server.key").string();
+    options.client_id = "bin-client";
+    options.client_secret = "bin-secret-value";
+    sim_ = std::make_unique<Simulator>(options);
+    sim_->Start();
+    WriteFile(dir_ / "secret", "bin-secret-value\n");
+  }
+
+  // The cloudaware section for the simulator, then the given queries.
+  std::string Config(const std::string& queries) {
+    return "cloudaware:\n  url: https://localhost:" +
+           std::to_string(sim_->port()) +
+           "\n  client_id: bin-client\n  client_secret_file: " +
+           (dir_ / "secret").string() +
+           "\n  tls: {ca_file: " + (dir_ / "certs/ca.pem").string() +
+           "}\ndefaults: {interval: 1s, stale_after: 10s}\nqueries:\n" +
+           queries;
+  }
+
+  std::unique_ptr<Process> Run(std::vector<std::string> args) {
+    args.insert(args.begin(), EXPORTER_BINARY);
+    return std::make_unique<Process>(args, dir_);
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Simulator> sim_;
+};
+
+const char kStateQuery[] = R"(  - name: ec2_by_state
+    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c WHERE CA10__disappearanceTime__c = null GROUP BY CA10__stateName__c
+    metrics:
+      - {name: cloudaware_aws_ec2_instances, value: n, labels: [state]}
+)";
+const char kBucketQuery[] = R"(  - name: s3_buckets
+    soql: SELECT COUNT() FROM CA10__CaAwsBucket__c WHERE CA10__disappearanceTime__c = null
+    metrics:
+      - {name: cloudaware_aws_s3_buckets}
+)";
+
+TEST_F(ExporterBinaryTest, ConfigCheckRejectsEveryBadConfig) {
+  int files = 0;
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(TESTDATA_DIR) / "config/bad")) {
+    ++files;
+    auto p = Run({"--config.check", "--config.file=" + entry.path().string()});
+    ASSERT_EQ(p->Wait(std::chrono::seconds(10)), 1) << entry.path();
+    std::string err = p->err();
+    // file:line:col: path: problem (the position is absent for a missing file)
+    EXPECT_EQ(err.rfind(entry.path().string() + ":", 0), 0u) << err;
+    EXPECT_NE(err.find(": ", entry.path().string().size() + 1),
+              std::string::npos)
+        << err;
+    EXPECT_EQ(err.find("hunter2"), std::string::npos) << "secret in: " << err;
+    EXPECT_EQ(p->out(), "");
+  }
+  EXPECT_GE(files, 30);
+}
+
+TEST_F(ExporterBinaryTest, ConfigCheckAcceptsTheShippedExample) {
+  StartSimulator();
+  setenv("CLOUDAWARE_URL", "https://acme.my.salesforce.com", 1);
+  setenv("CLOUDAWARE_CLIENT_ID", "id", 1);
+  setenv("CLOUDAWARE_CLIENT_SECRET_FILE", (dir_ / "secret").c_str(), 1);
+  auto p =
+      Run({"--config.check", "--config.file=" + std::string(EXAMPLE_CONFIG)});
+  EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0) << p->err();
+  EXPECT_NE(p->out().find("OK"), std::string::npos);
+  EXPECT_EQ(p->out().find("bin-secret-value"), std::string::npos);
+}
+
+// Lines that vary from run to run: durations, timestamps, process figures,
+// and the API usage, which is whatever the last of the concurrent answers said.
+std::string Stable(const std::string& exposition) {
+  static const std::regex kVarying(
+      "^(# (HELP|TYPE) )?(process_|cloudaware_exporter_build_info|"
+      "cloudaware_api_request_duration_seconds|cloudaware_api_daily_requests_"
+      "used|"
+      "cloudaware_query_duration_seconds|cloudaware_query_last_success_"
+      "timestamp_seconds|"
+      "cloudaware_token_last_success_timestamp_seconds)");
+  std::istringstream in(exposition);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    if (!std::regex_search(line, kVarying)) out += line + "\n";
+  }
+  return out;
+}
+
+TEST_F(ExporterBinaryTest, OnceWithTheExampleConfigMatchesTheGolden) {
+  StartSimulator();
+  setenv("CLOUDAWARE_URL",
+         ("https://localhost:" + std::to_string(sim_->port())).c_str(), 1);
+  setenv("CLOUDAWARE_CLIENT_ID", "bin-client", 1);
+  setenv("CLOUDAWARE_CLIENT_SECRET_FILE", (dir_ / "secret").c_str(), 1);
+  setenv("SSL_CERT_FILE", (dir_ / "certs/ca.pem").c_str(), 1);
+  auto p = Run({"--once", "--config.file=" + std::string(EXAMPLE_CONFIG)});
+  auto code = p->Wait(std::chrono::seconds(60));
+  unsetenv("SSL_CERT_FILE");
+  ASSERT_EQ(code, 0) << p->err();
+  std::string out = p->out();
+
+  WriteFile(dir_ / "once.prom", out);
+  std::string check = "promtool check metrics < " +
+                      (dir_ / "once.prom").string() + " > " +
+                      (dir_ / "promtool.out").string() + " 2>&1";
+  EXPECT_EQ(std::system(check.c_str()), 0) << ReadFile(dir_ / "promtool.out");
+
+  fs::path golden = fs::path(TESTDATA_DIR) / "golden/example_config_once.prom";
+  if (std::getenv("UPDATE_GOLDEN")) WriteFile(golden, Stable(out));
+  EXPECT_EQ(Stable(out), ReadFile(golden))
+      << "rerun with UPDATE_GOLDEN=1 after an intended change";
+  // One query per configured query, one token: nothing more.
+  int queries = 0, tokens = 0;
+  for (const auto& e : sim_->RequestLog()) {
+    queries += e["endpoint"] == "query";
+    tokens += e["endpoint"] == "token";
+  }
+  EXPECT_EQ(queries, 11);
+  EXPECT_EQ(tokens, 1);
+}
+
+TEST_F(ExporterBinaryTest, OnceExitsOneWhenAQueryFails) {
+  StartSimulator();
+  WriteFile(dir_ / "c.yml",
+            Config(std::string(kStateQuery) + R"(  - name: broken
+    soql: SELECT COUNT() FROM Bogus__c
+    metrics:
+      - {name: cloudaware_broken}
+)"));
+  auto p = Run({"--once", "--config.file=" + (dir_ / "c.yml").string()});
+  ASSERT_EQ(p->Wait(std::chrono::seconds(30)), 1) << p->err();
+  EXPECT_NE(p->out().find("cloudaware_aws_ec2_instances{"), std::string::npos);
+  EXPECT_NE(p->out().find("cloudaware_query_errors_total{error=\"INVALID_"
+                          "TYPE\",query=\"broken\"} 1"),
+            std::string::npos)
+      << p->out();
+  EXPECT_NE(p->err().find("INVALID_TYPE"), std::string::npos) << p->err();
+}
+
+TEST_F(ExporterBinaryTest, SigtermStopsPromptlyWithAHungRequest) {
+  StartSimulator();
+  sim_->AddFaults({{"endpoint", "query"}, {"type", "hang"}});
+  WriteFile(dir_ / "c.yml", Config(kStateQuery));
+  int port = FreePort();
+  auto p = Run({"--config.file=" + (dir_ / "c.yml").string(),
+                "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  for (int i = 0; i < 300 && sim_->Stats()["in_flight"] == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(sim_->Stats()["in_flight"].get<int>(), 0) << p->err();
+  httplib::Client c("127.0.0.1", port);
+  auto res = c.Get("/metrics");
+  ASSERT_TRUE(res) << "scrapes answer while the query hangs";
+  EXPECT_EQ(res->status, 200);
+
+  auto start = Clock::now();
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0) << p->err();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+  EXPECT_NE(p->err().find("shutting down"), std::string::npos);
+}
+
+TEST_F(ExporterBinaryTest,
+       SighupReloadsAndKeepsTheOldConfigWhenTheNewOneIsBad) {
+  StartSimulator();
+  WriteFile(dir_ / "c.yml", Config(kStateQuery));
+  int port = FreePort();
+  auto p = Run({"--config.file=" + (dir_ / "c.yml").string(),
+                "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::Client c("127.0.0.1", port);
+  auto wait_for = [&](const std::string& needle, bool present) {
+    for (int i = 0; i < 250; ++i) {
+      auto res = c.Get("/metrics");
+      if (res && (res->body.find(needle) != std::string::npos) == present)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for("cloudaware_aws_ec2_instances{", true)) << p->err();
+
+  WriteFile(dir_ / "c.yml", Config(std::string(kStateQuery) + kBucketQuery));
+  p->Signal(SIGHUP);
+  EXPECT_TRUE(wait_for("cloudaware_aws_s3_buckets ", true)) << p->err();
+
+  WriteFile(dir_ / "c.yml", "cloudaware: {url: [oops]\n");
+  p->Signal(SIGHUP);
+  for (int i = 0;
+       i < 100 && p->err().find("reload failed") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(p->err().find("reload failed, keeping the current config"),
+            std::string::npos);
+  auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_NE(res->body.find("cloudaware_aws_s3_buckets "), std::string::npos);
+
+  // Removing a query removes its series and its self metrics.
+  WriteFile(dir_ / "c.yml", Config(kStateQuery));
+  p->Signal(SIGHUP);
+  EXPECT_TRUE(wait_for("query=\"s3_buckets\"", false)) << p->err();
+  EXPECT_TRUE(wait_for("cloudaware_aws_s3_buckets ", false));
+
+  // Without --web.enable-lifecycle, POST /-/reload is refused.
+  res = c.Post("/-/reload", "", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0);
+}
+
+TEST_F(ExporterBinaryTest, LifecycleReloadAndVersion) {
+  StartSimulator();
+  WriteFile(dir_ / "c.yml", Config(kStateQuery));
+  int port = FreePort();
+  auto p = Run({"--config.file=" + (dir_ / "c.yml").string(),
+                "--web.enable-lifecycle",
+                "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::Client c("127.0.0.1", port);
+  bool ready = false;
+  for (int i = 0; i < 250 && !ready; ++i) {
+    auto res = c.Get("/-/ready");
+    ready = res && res->status == 200;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  }
+  ASSERT_TRUE(ready) << p->err();
+  auto page = c.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("<td>ec2_by_state</td>"), std::string::npos)
+      << page->body;
+  EXPECT_NE(page->body.find(">ok<"), std::string::npos) << page->body;
+  WriteFile(dir_ / "c.yml", "queries: []\n");
+  auto res = c.Post("/-/reload", "", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  EXPECT_NE(res->body.find("cloudaware"), std::string::npos) << res->body;
+  WriteFile(dir_ / "c.yml", Config(kBucketQuery));
+  res = c.Post("/-/reload", "", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0);
+
+  auto v = Run({"--version"});
+  ASSERT_EQ(v->Wait(std::chrono::seconds(10)), 0);
+  EXPECT_EQ(v->out().rfind("cloudaware_exporter, version ", 0), 0u) << v->out();
+}
+
+}  // namespace
