@@ -288,7 +288,16 @@ TEST_F(ExporterIntegrationTest, RejectedCredentialsAreRateLimitedAndRecover) {
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(poller_->PollOnce());
   EXPECT_EQ(CountLog("token"), 1)
       << "three queries, six cycles, one token request";
-  EXPECT_NE(log_.str().find("invalid_client"), std::string::npos);
+  std::string log = log_.str();
+  size_t logged = 0;
+  for (size_t at = 0;
+       (at = log.find("token request failed", at)) != std::string::npos; ++at) {
+    ++logged;
+  }
+  EXPECT_EQ(logged, 1u) << "logged once per change: " << log;
+  EXPECT_NE(log.find("result=invalid_client"), std::string::npos) << log;
+  EXPECT_NE(log.find("hint=\"the client secret is wrong"), std::string::npos)
+      << log;
   EXPECT_EQ(log_.str().find("it-secret-value"), std::string::npos)
       << "secret in the log";
 
