@@ -111,9 +111,10 @@ class ExporterIntegrationTest : public ::testing::Test {
   }
 
   // Builds the exporter's objects for these queries (YAML under `queries:`).
-  void Build(const std::string& queries_yaml) {
+  void Build(const std::string& queries_yaml,
+             const std::string& host = "localhost") {
     std::string yaml =
-        "cloudaware:\n  url: https://localhost:" +
+        "cloudaware:\n  url: https://" + host + ":" +
         std::to_string(sim_->port()) +
         "\n  client_id: it-client\n  client_secret: ${SECRET}\n"
         "  tls: {ca_file: " +
@@ -432,6 +433,23 @@ TEST_F(ExporterIntegrationTest,
   sim_->ClearFaults();
   EXPECT_TRUE(poller_->PollOnce());
   EXPECT_EQ(Series(Joined(collector_), "cloudaware_aws_ec2_instances"), good);
+}
+
+TEST_F(ExporterIntegrationTest, QueriesGoToTheInstanceUrlOfTheTokenResponse) {
+  // Sign in at 127.0.0.1; the token response names localhost: the same
+  // simulator under another name, both in its certificate.
+  const std::string port = std::to_string(sim_->port());
+  sim_->Configure({{"instance_url", "https://localhost:" + port}});
+  Build(kInventoryQueries, "127.0.0.1");
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  std::map<std::string, int> by_endpoint_and_host;
+  for (const json& e : sim_->RequestLog()) {
+    by_endpoint_and_host[e["endpoint"].get<std::string>() + " " +
+                         e["host"].get<std::string>()]++;
+  }
+  EXPECT_EQ(by_endpoint_and_host,
+            (std::map<std::string, int>{{"token 127.0.0.1:" + port, 1},
+                                        {"query localhost:" + port, 3}}));
 }
 
 }  // namespace

@@ -561,11 +561,12 @@ class Simulator::Impl {
           throw std::invalid_argument("setting '" + key + "' must be " + what);
       };
       if (key == "client_id" || key == "client_secret" ||
-          key == "aggregate_overflow") {
+          key == "aggregate_overflow" || key == "instance_url") {
         need(value.is_string(), "a string");
         std::string v = value.get<std::string>();
         if (key == "client_id") options_.client_id = v;
         if (key == "client_secret") options_.client_secret = v;
+        if (key == "instance_url") options_.instance_url = v;
         if (key == "aggregate_overflow") {
           need(v == "error" || v == "truncate", "\"error\" or \"truncate\"");
           options_.aggregate_overflow = v;
@@ -1424,6 +1425,7 @@ class Simulator::Impl {
          {"time_ms", WallMs()},
          {"method", call.method},
          {"path", call.path},
+         {"host", call.Header("host")},
          {"endpoint", kind},
          {"status", reply.reset ? 0 : reply.status},
          {"counted", reply.cost > 0},

@@ -98,10 +98,10 @@ class Simulator {
   std::shared_ptr<const Inventory> inventory() const;
   // Runtime settings: client_id, client_secret, run_as_user,
   // token_idle_timeout (a duration string), daily_limit, daily_used,
-  // reuse_tokens, aggregate_overflow, logins_per_hour.
+  // reuse_tokens, aggregate_overflow, logins_per_hour, instance_url.
   void Configure(const nlohmann::json& settings);
   // Every API request so far, oldest first: seq, time_ms, method, path,
-  // endpoint, status, counted, cost, fault.
+  // host (the Host header), endpoint, status, counted, cost, fault.
   nlohmann::json RequestLog() const;
   void ClearRequestLog();
   // Counters: daily_used, daily_limit, logins, token_requests,
