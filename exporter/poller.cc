@@ -28,6 +28,8 @@ Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
   for (const QueryConfig& q : config_.queries) {
     State s;
     s.config = &q;
+    metrics_.SetQueryInterval(
+        q.name, std::chrono::duration<double>(q.interval).count());
     auto max_jitter = std::min<std::chrono::milliseconds>(
         q.interval / 10, std::chrono::seconds(10));
     s.next_run =

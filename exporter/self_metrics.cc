@@ -128,6 +128,12 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Name("cloudaware_query_series")
               .Help("Series the query currently exports: those of its last "
                     "successful run, until they go stale.")
+              .Register(*registry_)),
+      query_interval_(
+          BuildGauge()
+              .Name("cloudaware_query_interval_seconds")
+              .Help("How often the query is configured to run; alerts compare "
+                    "the age of its last success with this.")
               .Register(*registry_)) {
   BuildGauge()
       .Name("cloudaware_exporter_build_info")
@@ -189,6 +195,11 @@ void SelfMetrics::SetQuerySeries(const std::string& query, double series) {
   query_series_.Add({{"query", query}}).Set(series);
 }
 
+void SelfMetrics::SetQueryInterval(const std::string& query, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  query_interval_.Add({{"query", query}}).Set(seconds);
+}
+
 void SelfMetrics::RemoveQuery(const std::string& query) {
   std::lock_guard<std::mutex> lock(mu_);
   RemoveQuerySeries(query_success_, query);
@@ -196,6 +207,7 @@ void SelfMetrics::RemoveQuery(const std::string& query) {
   RemoveQuerySeries(query_last_success_, query);
   RemoveQuerySeries(query_errors_, query);
   RemoveQuerySeries(query_series_, query);
+  RemoveQuerySeries(query_interval_, query);
 }
 
 std::string SelfMetrics::Render() const {

@@ -39,6 +39,7 @@ class SelfMetrics {
   void SetQueryLastSuccess(const std::string& query, double unix_seconds);
   void CountQueryError(const std::string& query, const std::string& error);
   void SetQuerySeries(const std::string& query, double series);
+  void SetQueryInterval(const std::string& query, double seconds);
   // Forgets a query's series (it left the config on reload).
   void RemoveQuery(const std::string& query);
 
@@ -60,6 +61,7 @@ class SelfMetrics {
   prometheus::Family<prometheus::Gauge>& query_last_success_;
   prometheus::Family<prometheus::Counter>& query_errors_;
   prometheus::Family<prometheus::Gauge>& query_series_;
+  prometheus::Family<prometheus::Gauge>& query_interval_;
   mutable std::mutex mu_;  // guards Remove against concurrent Add
 };
 
