@@ -1,6 +1,7 @@
 #include "exporter/http_client.h"
 
 #include <openssl/x509.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -132,47 +133,55 @@ HttpClient::HttpClient(const CloudawareConfig& config, const EnvLookup& env)
 
 HttpClient::~HttpClient() { Stop(); }
 
-std::unique_ptr<httplib::Client> HttpClient::Checkout(const Url& base) {
+HttpClient::Connection HttpClient::Checkout(const Url& base) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) throw CmdbError("network", "the exporter is shutting down");
     auto& idle = idle_[base.Base()];
     if (!idle.empty()) {
-      auto client = std::move(idle.back());
+      Connection c = std::move(idle.back());
       idle.pop_back();
-      in_flight_.insert(client.get());
-      return client;
+      in_flight_.emplace(c.client.get(), c.socket);
+      return c;
     }
   }
-  auto client = std::make_unique<httplib::Client>(base.Base());
-  client->set_connection_timeout(kConnectTimeout);
-  client->set_read_timeout(read_timeout_);
-  client->set_write_timeout(read_timeout_);
-  client->set_keep_alive(true);
-  client->set_url_encode(false);  // callers encode; httplib would re-encode '%'
+  Connection c{std::make_unique<httplib::Client>(base.Base()),
+               std::make_shared<std::atomic<int>>(-1)};
+  // Remember the socket, so that Stop() can shut it down: httplib's own
+  // Client::stop() does the same under a mutex of its own, which would race
+  // with the request it aborts.
+  c.client->set_socket_options(
+      [socket = c.socket](int fd) { socket->store(fd); });
+  c.client->set_connection_timeout(kConnectTimeout);
+  c.client->set_read_timeout(read_timeout_);
+  c.client->set_write_timeout(read_timeout_);
+  c.client->set_keep_alive(true);
+  c.client->set_url_encode(
+      false);  // callers encode; httplib would re-encode '%'
   if (base.scheme == "https") {
-    client->enable_server_certificate_verification(!insecure_skip_verify_);
-    if (!ca_file_.empty()) client->set_ca_cert_path(ca_file_);
+    c.client->enable_server_certificate_verification(!insecure_skip_verify_);
+    if (!ca_file_.empty()) c.client->set_ca_cert_path(ca_file_);
   }
-  if (proxy_ && !Bypass(no_proxy_, base.host))
-    client->set_proxy(proxy_->host, proxy_->port);
+  if (proxy_ && !Bypass(no_proxy_, base.host)) {
+    c.client->set_proxy(proxy_->host, proxy_->port);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) throw CmdbError("network", "the exporter is shutting down");
-  in_flight_.insert(client.get());
-  return client;
+  in_flight_.emplace(c.client.get(), c.socket);
+  return c;
 }
 
-void HttpClient::Return(const Url& base,
-                        std::unique_ptr<httplib::Client> client) {
+void HttpClient::Return(const Url& base, Connection connection) {
   std::lock_guard<std::mutex> lock(mu_);
-  in_flight_.erase(client.get());
+  in_flight_.erase(connection.client.get());
   auto& idle = idle_[base.Base()];
   if (!stopped_ && idle.size() < kMaxIdlePerHost)
-    idle.push_back(std::move(client));
+    idle.push_back(std::move(connection));
 }
 
 HttpResponse HttpClient::Do(const Url& base, const Send& send) {
-  auto client = Checkout(base);
+  Connection connection = Checkout(base);
+  httplib::Client* client = connection.client.get();
   auto start = std::chrono::steady_clock::now();
   httplib::Result res = send(*client);
   auto elapsed = std::chrono::steady_clock::now() - start;
@@ -190,7 +199,7 @@ HttpResponse HttpClient::Do(const Url& base, const Send& send) {
     // The connection is in an unknown state: do not reuse it.
     {
       std::lock_guard<std::mutex> lock(mu_);
-      in_flight_.erase(client.get());
+      in_flight_.erase(client);
     }
     bool timed_out = err == httplib::Error::ConnectionTimeout ||
                      (err == httplib::Error::Read && elapsed >= read_timeout_);
@@ -206,7 +215,7 @@ HttpResponse HttpClient::Do(const Url& base, const Send& send) {
     throw CmdbError("network", base.Base() + ": " + what);
   }
   HttpResponse out{res->status, std::move(res->body), std::move(res->headers)};
-  Return(base, std::move(client));
+  Return(base, std::move(connection));
   return out;
 }
 
@@ -237,7 +246,10 @@ HttpResponse HttpClient::PostJson(const Url& base, const std::string& path,
 void HttpClient::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   stopped_ = true;
-  for (httplib::Client* c : in_flight_) c->stop();
+  for (const auto& [client, socket] : in_flight_) {
+    int fd = socket->load();
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+  }
   idle_.clear();
 }
 

@@ -7,6 +7,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -64,8 +65,13 @@ class HttpClient {
  private:
   using Send = std::function<httplib::Result(httplib::Client&)>;
   HttpResponse Do(const Url& base, const Send& send);
-  std::unique_ptr<httplib::Client> Checkout(const Url& base);
-  void Return(const Url& base, std::unique_ptr<httplib::Client> client);
+  // A client and the socket it currently uses (-1 before it connects).
+  struct Connection {
+    std::unique_ptr<httplib::Client> client;
+    std::shared_ptr<std::atomic<int>> socket;
+  };
+  Connection Checkout(const Url& base);
+  void Return(const Url& base, Connection connection);
 
   std::chrono::milliseconds read_timeout_;
   std::string ca_file_;
@@ -75,8 +81,8 @@ class HttpClient {
 
   std::mutex mu_;
   bool stopped_ = false;
-  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
-  std::set<httplib::Client*> in_flight_;
+  std::map<std::string, std::vector<Connection>> idle_;
+  std::map<httplib::Client*, std::shared_ptr<std::atomic<int>>> in_flight_;
 };
 
 }  // namespace cloudaware_exporter
