@@ -133,14 +133,16 @@ HttpClient::HttpClient(const CloudawareConfig& config, const EnvLookup& env)
 
 HttpClient::~HttpClient() { Stop(); }
 
-HttpClient::Connection HttpClient::Checkout(const Url& base) {
+HttpClient::Connection HttpClient::Checkout(const Url& base, bool fresh) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) throw CmdbError("network", "the exporter is shutting down");
     auto& idle = idle_[base.Base()];
+    if (fresh) idle.clear();
     if (!idle.empty()) {
       Connection c = std::move(idle.back());
       idle.pop_back();
+      c.reused = true;
       in_flight_.emplace(c.client.get(), c.socket);
       return c;
     }
@@ -180,11 +182,28 @@ void HttpClient::Return(const Url& base, Connection connection) {
 }
 
 HttpResponse HttpClient::Do(const Url& base, const Send& send) {
-  Connection connection = Checkout(base);
+  Connection connection = Checkout(base, /*fresh=*/false);
   httplib::Client* client = connection.client.get();
   auto start = std::chrono::steady_clock::now();
   httplib::Result res = send(*client);
   auto elapsed = std::chrono::steady_clock::now() - start;
+  // The server may have closed an idle keep-alive connection, and httplib's
+  // liveness check misses a closed TLS connection: as Go's HTTP client does,
+  // retry once on a new connection (dropping the other idle ones, which are
+  // older still) when a reused one fails without an answer or a timeout.
+  if (!res && connection.reused && elapsed < read_timeout_ &&
+      (res.error() == httplib::Error::Write ||
+       res.error() == httplib::Error::Read)) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_.erase(client);
+    }
+    connection = Checkout(base, /*fresh=*/true);
+    client = connection.client.get();
+    start = std::chrono::steady_clock::now();
+    res = send(*client);
+    elapsed = std::chrono::steady_clock::now() - start;
+  }
   if (!res) {
     httplib::Error err = res.error();
     std::string what = httplib::to_string(err);

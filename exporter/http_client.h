@@ -69,8 +69,10 @@ class HttpClient {
   struct Connection {
     std::unique_ptr<httplib::Client> client;
     std::shared_ptr<std::atomic<int>> socket;
+    bool reused = false;  // taken from the idle pool
   };
-  Connection Checkout(const Url& base);
+  // An idle connection to base, or a new one (always new when fresh).
+  Connection Checkout(const Url& base, bool fresh);
   void Return(const Url& base, Connection connection);
 
   std::chrono::milliseconds read_timeout_;

@@ -664,21 +664,20 @@ class Simulator::Impl {
 
     std::optional<Fault> fault;
     int64_t latency_ms = 0;
+    bool over_cap;
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++in_flight_;
       ++requests_by_kind_[kind];
-      PickFaults(kind, fault, latency_ms);
+      // Refused on arrival when too many requests are already running, as
+      // the org's concurrent long-running request limit does.
+      over_cap = IsRestKind(kind) && concurrency_cap_ > 0 &&
+                 in_flight_ > concurrency_cap_;
+      if (!over_cap) PickFaults(kind, fault, latency_ms);
     }
     Reply reply;
     if (latency_ms > 0) Sleep(milliseconds(latency_ms));
 
-    bool over_cap;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      over_cap = IsRestKind(kind) && concurrency_cap_ > 0 &&
-                 in_flight_ > concurrency_cap_;
-    }
     if (over_cap) {
       reply = RestError(403, "REQUEST_LIMIT_EXCEEDED",
                         "ConcurrentPerOrgLongTxn Limit exceeded.");

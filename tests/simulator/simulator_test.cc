@@ -759,25 +759,34 @@ TEST_F(SimulatorTest, RejectCredentialsUntilCleared) {
 
 TEST_F(SimulatorTest, ConcurrencyCap) {
   std::string token = Token();
+  const std::string path = "/services/data/v66.0/query?q=" +
+                           httplib::detail::encode_query_param(
+                               "SELECT COUNT() FROM CA10__CaAwsInstance__c");
+  // One request held in flight, then a second one: over a cap of one.
   sim_->AddFaults(
       json::array({{{"type", "concurrency_cap"}, {"max", 1}},
-                   {{"endpoint", "query"}, {"type", "latency"}, {"ms", 400}}}));
-  std::vector<int> statuses(2, 0);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
-    threads.emplace_back([&, i] {
-      httplib::Client c("127.0.0.1", sim_->port());
-      auto r = c.Get(("/services/data/v66.0/query?q=" +
-                      httplib::detail::encode_query_param(
-                          "SELECT COUNT() FROM CA10__CaAwsInstance__c"))
-                         .c_str(),
-                     {{"Authorization", "Bearer " + token}});
-      statuses[static_cast<size_t>(i)] = r ? r->status : -1;
-    });
+                   {{"endpoint", "query"}, {"type", "hang"}, {"times", 1}}}));
+  int held_status = 0;
+  std::thread held([&] {
+    httplib::Client c("127.0.0.1", sim_->port());
+    auto r = c.Get(path.c_str(), {{"Authorization", "Bearer " + token}});
+    held_status = r ? r->status : -1;
+  });
+  for (int i = 0; i < 250 && sim_->Stats()["in_flight"] == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (auto& t : threads) t.join();
-  std::sort(statuses.begin(), statuses.end());
-  EXPECT_EQ(statuses, (std::vector<int>{200, 403}));
+  ASSERT_EQ(sim_->Stats()["in_flight"], 1);
+  auto res = Query("SELECT COUNT() FROM CA10__CaAwsInstance__c", token);
+  ExpectRestError(res, 403, "REQUEST_LIMIT_EXCEEDED");
+  EXPECT_EQ(json::parse(res->body)[0]["message"],
+            "ConcurrentPerOrgLongTxn Limit exceeded.");
+  sim_->ClearFaults();  // releases the held request (as a reset) and lifts the
+                        // cap
+  held.join();
+  EXPECT_EQ(held_status, -1);
+  res = Query("SELECT COUNT() FROM CA10__CaAwsInstance__c", token);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
 }
 
 TEST_F(SimulatorTest, RequestLogRecordsKindsAndCosts) {

@@ -1,0 +1,67 @@
+# syntax=docker/dockerfile:1
+# Container images of cloudaware_exporter, built from Debian 12 packages only.
+#
+#   docker build -t cloudaware_exporter .                         # the exporter (the default target)
+#   docker build --target simulator -t cloudaware_cmdb_simulator . # the fake CMDB, for docker-compose.yml
+#
+# The exporter image runs as uid 65532 and reads
+# /etc/cloudaware_exporter/config.yml: by default the shipped example
+# (deploy/examples/cloudaware_exporter.yml), which takes CLOUDAWARE_URL,
+# CLOUDAWARE_CLIENT_ID and CLOUDAWARE_CLIENT_SECRET_FILE from the environment.
+# Mount your own config over it, and the client secret as a file.
+
+# Compilers and -dev packages, shared by both build stages.
+FROM debian:bookworm AS build-deps
+WORKDIR /src
+COPY deploy/install-deps.sh deploy/install-deps.sh
+RUN deploy/install-deps.sh --build && rm -rf /var/lib/apt/lists/*
+
+# The exporter alone: the tests are off, so no test packages are needed.
+FROM build-deps AS build
+COPY . .
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCLOUDAWARE_BUILD_TESTS=OFF \
+ && cmake --build /build -j "$(nproc)" --target cloudaware_exporter
+
+# cmdb_simulator lives under tests/, which CMake configures only with the
+# tests on, and then it requires GoogleTest and Prometheus: so this stage
+# installs the full (build and test) package set. Only the simulator target
+# is built, and only `--target simulator` builds this stage.
+FROM build-deps AS build-simulator
+RUN deploy/install-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
+ && cmake --build /build -j "$(nproc)" --target cmdb_simulator
+
+# What the binaries need at run time, and nothing else: no compiler, no curl.
+FROM debian:bookworm-slim AS runtime
+RUN --mount=type=bind,source=deploy/install-deps.sh,target=/tmp/install-deps.sh \
+    /tmp/install-deps.sh --runtime \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 65532 cloudaware \
+ && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent \
+      --no-create-home --shell /usr/sbin/nologin cloudaware
+
+# The fake CMDB API for docker-compose.yml. Plain HTTP unless --tls-cert and
+# --tls-key are given.
+FROM runtime AS simulator
+COPY --from=build-simulator /build/tests/cmdb_simulator /usr/local/bin/cmdb_simulator
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["/usr/local/bin/cmdb_simulator"]
+CMD ["--listen=0.0.0.0:8443"]
+
+# The exporter: the last stage, so the default target.
+FROM runtime AS exporter
+LABEL org.opencontainers.image.title="cloudaware_exporter" \
+      org.opencontainers.image.description="Prometheus exporter for the Cloudaware CMDB"
+COPY --from=build /build/exporter/cloudaware_exporter /usr/local/bin/cloudaware_exporter
+COPY deploy/examples/cloudaware_exporter.yml /etc/cloudaware_exporter/config.yml
+USER 65532:65532
+EXPOSE 9866
+# The image has no curl: bash (essential in Debian) sends the request through
+# /dev/tcp and checks the status code. It assumes plain HTTP on port 9866:
+# with --web.listen-address on another port, override the health check.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9866 && printf 'GET /-/healthy HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && read -r -t 4 _ code _ <&3 && [ \"$code\" = 200 ]"]
+# The last --config.file given wins, so arguments can still name another file.
+ENTRYPOINT ["/usr/local/bin/cloudaware_exporter", "--config.file=/etc/cloudaware_exporter/config.yml"]

@@ -1,0 +1,275 @@
+// End to end: the CMDB simulator, the exporter binary with the shipped
+// example queries, and a real Prometheus (Debian's) scraping it every second
+// with the shipped rules. Proves that the target is healthy, that every
+// dashboard expression returns data, that every rule evaluates, and that the
+// token-failure and stale-data alerts fire and resolve.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "process_util.h"
+#include "simulator/inventory.h"
+#include "simulator/simulator.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test_util::Clock;
+using test_util::FreePort;
+using test_util::Process;
+using test_util::ReadFile;
+using test_util::WriteFile;
+
+// Polls check every 250 ms until it holds or the timeout passes.
+bool Eventually(std::chrono::seconds timeout,
+                const std::function<bool()>& check) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return check();
+}
+
+// Grafana's variables, as the dashboards would have them at "All".
+std::string Substitute(std::string expr) {
+  static const std::vector<std::pair<std::regex, std::string>> kRules = {
+      {std::regex(R"(\$\{?__(rate_interval|interval|range)\}?)"), "1m"},
+      {std::regex(R"((!?=~?)\s*"\$\{?\w+(:\w+)?\}?")"), "=~\".*\""},
+      {std::regex(R"(\$\{?\w+(:\w+)?\}?)"), ".*"},
+  };
+  for (const auto& [re, with] : kRules)
+    expr = std::regex_replace(expr, re, with);
+  return expr;
+}
+
+void CollectTargets(const json& panels, const std::string& dashboard,
+                    std::vector<std::pair<std::string, std::string>>& out) {
+  for (const json& panel : panels) {
+    if (panel.contains("panels"))
+      CollectTargets(panel["panels"], dashboard, out);
+    if (!panel.contains("targets")) continue;
+    for (const json& target : panel["targets"]) {
+      if (target.contains("expr") && target["expr"].is_string()) {
+        out.emplace_back(dashboard + " / " + panel.value("title", "?"),
+                         target["expr"].get<std::string>());
+      }
+    }
+  }
+}
+
+// The shipped rules with every `for` cut to 1 s, so that alerts fire in a
+// bounded test; the expressions themselves are unchanged.
+std::string FastRules(const fs::path& file) {
+  YAML::Node doc = YAML::LoadFile(file.string());
+  for (auto group : doc["groups"]) {
+    group["interval"] = "1s";
+    for (auto rule : group["rules"]) {
+      if (rule["for"]) rule["for"] = "1s";
+    }
+  }
+  YAML::Emitter out;
+  out << doc;
+  return out.c_str();
+}
+
+class PrometheusE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("cloudaware-e2e-" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "rules");
+    ASSERT_EQ(std::system((std::string(GEN_CERTS_SCRIPT) + " " +
+                           (dir_ / "certs").string())
+                              .c_str()),
+              0);
+
+    cmdb_simulator::SimulatorOptions sim_options;
+    cmdb_simulator::GenerateOptions gen;
+    gen.records = 5000;
+    sim_options.inventory = std::make_shared<const cmdb_simulator::Inventory>(
+        cmdb_simulator::Inventory::Generate(gen));
+    sim_options.tls_cert_file = (dir_ / "certs/server.pem").string();
+    sim_options.tls_key_file = (dir_ / "certs/server.key").string();
+    sim_options.client_id = "e2e-client";
+    sim_options.client_secret = "e2e-secret";
+    sim_ = std::make_unique<cmdb_simulator::Simulator>(sim_options);
+    sim_->Start();
+
+    // The shipped example queries, run every 2 s instead of every few minutes.
+    std::string config = ReadFile(EXAMPLE_CONFIG);
+    config = std::regex_replace(config, std::regex(R"(\binterval: \w+)"),
+                                "interval: 2s");
+    config = std::regex_replace(config, std::regex(R"(\bstale_after: \w+)"),
+                                "stale_after: 6s");
+    WriteFile(dir_ / "exporter.yml", config);
+    WriteFile(dir_ / "secret", "e2e-secret");
+    setenv("CLOUDAWARE_URL",
+           ("https://localhost:" + std::to_string(sim_->port())).c_str(), 1);
+    setenv("CLOUDAWARE_CLIENT_ID", "e2e-client", 1);
+    setenv("CLOUDAWARE_CLIENT_SECRET_FILE", (dir_ / "secret").c_str(), 1);
+    setenv("SSL_CERT_FILE", (dir_ / "certs/ca.pem").c_str(), 1);
+    exporter_port_ = FreePort();
+    exporter_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            EXPORTER_BINARY,
+            "--config.file=" + (dir_ / "exporter.yml").string(),
+            "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port_)},
+        dir_, "exporter-");
+    unsetenv("SSL_CERT_FILE");
+
+    for (const auto& entry :
+         fs::directory_iterator(fs::path(PROJECT_DIR) / "deploy/prometheus")) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("cloudaware-", 0) != 0 ||
+          entry.path().extension() != ".yml")
+        continue;
+      WriteFile(dir_ / "rules" / name, FastRules(entry.path()));
+      ++rule_files_;
+    }
+    prometheus_port_ = FreePort();
+    WriteFile(
+        dir_ / "prometheus.yml",
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "rule_files: ['" +
+            (dir_ / "rules").string() +
+            "/*.yml']\n"
+            "scrape_configs:\n  - job_name: cloudaware\n    static_configs:\n"
+            "      - targets: ['127.0.0.1:" +
+            std::to_string(exporter_port_) + "']\n");
+    prometheus_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            PROMETHEUS_BINARY,
+            "--config.file=" + (dir_ / "prometheus.yml").string(),
+            "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
+            "--web.listen-address=127.0.0.1:" +
+                std::to_string(prometheus_port_)},
+        dir_, "prometheus-");
+    prom_ = std::make_unique<httplib::Client>("127.0.0.1", prometheus_port_);
+    prom_->set_read_timeout(10, 0);
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "--- exporter log\n"
+                << exporter_->err().substr(0, 20000) << "\n";
+      std::cerr << "--- prometheus log (tail)\n";
+      std::string p = prometheus_->err();
+      std::cerr << p.substr(p.size() > 8000 ? p.size() - 8000 : 0) << "\n";
+    }
+    prometheus_.reset();
+    exporter_.reset();
+    sim_->Stop();
+    fs::remove_all(dir_);
+  }
+
+  json Api(const std::string& path) {
+    auto res = prom_->Get(path.c_str());
+    if (!res || res->status != 200) return json();
+    json body = json::parse(res->body, nullptr, false);
+    return body.is_discarded() ? json() : body["data"];
+  }
+
+  json Query(const std::string& expr) {
+    return Api("/api/v1/query?query=" +
+               httplib::detail::encode_query_param(expr));
+  }
+
+  // The state of an alert: "firing", "pending" or "inactive".
+  std::string AlertState(const std::string& name) {
+    json rules = Api("/api/v1/rules?type=alert");
+    if (!rules.is_object()) return "?";
+    for (const json& group : rules["groups"]) {
+      for (const json& rule : group["rules"]) {
+        if (rule["name"] == name) return rule["state"].get<std::string>();
+      }
+    }
+    return "missing";
+  }
+
+  fs::path dir_;
+  std::unique_ptr<cmdb_simulator::Simulator> sim_;
+  std::unique_ptr<Process> exporter_, prometheus_;
+  std::unique_ptr<httplib::Client> prom_;
+  int exporter_port_ = 0, prometheus_port_ = 0, rule_files_ = 0;
+};
+
+TEST_F(PrometheusE2eTest, DashboardsRulesAndAlertsAgainstARealPrometheus) {
+  // (a) The target is up and scraped without errors.
+  ASSERT_TRUE(Eventually(std::chrono::seconds(60), [&] {
+    json r = Query("up{job=\"cloudaware\"} == 1 and on() cloudaware_up == 1");
+    return r.is_object() && !r["result"].empty();
+  })) << "the exporter never became a healthy target";
+  json targets = Api("/api/v1/targets");
+  ASSERT_TRUE(targets.is_object());
+  ASSERT_EQ(targets["activeTargets"].size(), 1u);
+  EXPECT_EQ(targets["activeTargets"][0]["health"], "up");
+  EXPECT_EQ(targets["activeTargets"][0]["lastError"], "");
+  // A few seconds of samples for rates and deltas.
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+
+  // (b) Every expression of every dashboard panel returns at least one series.
+  std::vector<std::pair<std::string, std::string>> exprs;
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(PROJECT_DIR) / "dashboards")) {
+    if (entry.path().extension() != ".json") continue;
+    json dashboard = json::parse(ReadFile(entry.path()));
+    CollectTargets(dashboard["panels"], entry.path().filename().string(),
+                   exprs);
+  }
+  ASSERT_GE(exprs.size(), 20u) << "two dashboards with their panels";
+  for (const auto& [panel, expr] : exprs) {
+    json r = Query(Substitute(expr));
+    ASSERT_TRUE(r.is_object())
+        << panel << ": query failed: " << Substitute(expr);
+    EXPECT_FALSE(r["result"].empty())
+        << panel << ": no series for " << Substitute(expr);
+  }
+
+  // (c) Every rule evaluates without error.
+  ASSERT_GE(rule_files_, 2);
+  json rules = Api("/api/v1/rules");
+  ASSERT_TRUE(rules.is_object());
+  int evaluated = 0;
+  for (const json& group : rules["groups"]) {
+    for (const json& rule : group["rules"]) {
+      ++evaluated;
+      EXPECT_EQ(rule["health"], "ok")
+          << rule["name"] << ": " << rule.value("lastError", "");
+    }
+  }
+  EXPECT_GE(evaluated, 10);
+  EXPECT_EQ(AlertState("CloudawareTokenRequestsFailing"), "inactive");
+  EXPECT_EQ(AlertState("CloudawareDataStale"), "inactive");
+
+  // (d) The token alert fires while the simulator rejects the credentials and
+  // resolves once it accepts them again (after the exporter's backoff).
+  sim_->AddFaults({{"type", "reject_credentials"}});
+  sim_->ExpireAllTokens();
+  EXPECT_TRUE(Eventually(std::chrono::seconds(90), [&] {
+    return AlertState("CloudawareTokenRequestsFailing") == "firing";
+  })) << AlertState("CloudawareTokenRequestsFailing");
+  sim_->ClearFaults();
+  EXPECT_TRUE(Eventually(std::chrono::seconds(120), [&] {
+    return AlertState("CloudawareTokenRequestsFailing") == "inactive";
+  })) << AlertState("CloudawareTokenRequestsFailing");
+
+  // (e) The stale-data alert fires when a query keeps failing.
+  sim_->AddFaults({{"endpoint", "query"}, {"type", "error"}, {"status", 500}});
+  EXPECT_TRUE(Eventually(std::chrono::seconds(60), [&] {
+    return AlertState("CloudawareDataStale") == "firing";
+  })) << AlertState("CloudawareDataStale");
+  sim_->ClearFaults();
+}
+
+}  // namespace
