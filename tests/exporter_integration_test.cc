@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "connect_proxy.h"
 #include "exporter/cmdb_client.h"
 #include "exporter/collector.h"
 #include "exporter/config.h"
@@ -110,27 +111,29 @@ class ExporterIntegrationTest : public ::testing::Test {
     ConfigureLogging(LogLevel::kInfo, LogFormat::kLogfmt);
   }
 
-  // Builds the exporter's objects for these queries (YAML under `queries:`).
+  // Builds the exporter's objects for these queries (YAML under `queries:`),
+  // with more `cloudaware:` settings and environment variables if given.
   void Build(const std::string& queries_yaml,
-             const std::string& host = "localhost") {
+             const std::string& host = "localhost",
+             const std::string& more_settings = "",
+             std::map<std::string, std::string> env = {}) {
     std::string yaml =
         "cloudaware:\n  url: https://" + host + ":" +
         std::to_string(sim_->port()) +
         "\n  client_id: it-client\n  client_secret: ${SECRET}\n"
         "  tls: {ca_file: " +
-        *certs_ +
-        "/ca.pem}\n  max_concurrency: 2\n"
+        *certs_ + "/ca.pem}\n  max_concurrency: 2\n" + more_settings +
         // A short interval keeps the start-up jitter under a second.
-        "defaults: {interval: 5s}\nqueries:\n" +
-        queries_yaml;
-    config_ =
-        ParseConfig(yaml, "it.yml",
-                    [](const std::string& name) -> std::optional<std::string> {
-                      if (name == "SECRET") return "it-secret-value";
-                      return std::nullopt;
-                    });
-    http_ = std::make_unique<HttpClient>(
-        config_.cloudaware, [](const std::string&) { return std::nullopt; });
+        "defaults: {interval: 5s}\nqueries:\n" + queries_yaml;
+    env["SECRET"] = "it-secret-value";
+    EnvLookup lookup =
+        [env](const std::string& name) -> std::optional<std::string> {
+      auto it = env.find(name);
+      if (it == env.end()) return std::nullopt;
+      return it->second;
+    };
+    config_ = ParseConfig(yaml, "it.yml", lookup);
+    http_ = std::make_unique<HttpClient>(config_.cloudaware, lookup);
     TokenSource::Options backoff;
     backoff.min_backoff = std::chrono::milliseconds(300);
     backoff.max_backoff = std::chrono::milliseconds(600);
@@ -450,6 +453,55 @@ TEST_F(ExporterIntegrationTest, QueriesGoToTheInstanceUrlOfTheTokenResponse) {
   EXPECT_EQ(by_endpoint_and_host,
             (std::map<std::string, int>{{"token 127.0.0.1:" + port, 1},
                                         {"query localhost:" + port, 3}}));
+}
+
+TEST_F(ExporterIntegrationTest, TunnelsThroughTheConfiguredProxyOrHttpsProxy) {
+  const std::string sim = "localhost:" + std::to_string(sim_->port());
+  {
+    test_util::ConnectProxy proxy;
+    Build(
+        kInventoryQueries, "localhost",
+        "  proxy_url: http://127.0.0.1:" + std::to_string(proxy.port()) + "\n");
+    ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+    auto targets = proxy.targets();
+    ASSERT_FALSE(targets.empty()) << "nothing went through the proxy";
+    for (const auto& t : targets) EXPECT_EQ(t, sim);
+    http_->Stop();
+  }
+  {
+    test_util::ConnectProxy proxy;
+    Build(
+        kInventoryQueries, "localhost", "",
+        {{"HTTPS_PROXY", "http://127.0.0.1:" + std::to_string(proxy.port())}});
+    ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+    EXPECT_FALSE(proxy.targets().empty()) << "HTTPS_PROXY was not used";
+    http_->Stop();
+  }
+  {
+    test_util::ConnectProxy proxy;
+    Build(kInventoryQueries, "localhost", "",
+          {{"HTTPS_PROXY", "http://127.0.0.1:" + std::to_string(proxy.port())},
+           {"NO_PROXY", "example.com, localhost"}});
+    ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+    EXPECT_TRUE(proxy.targets().empty()) << "NO_PROXY was not honoured";
+    http_->Stop();
+  }
+}
+
+TEST_F(ExporterIntegrationTest, AHungApiTimesOutAfterRequestTimeout) {
+  Build(kInventoryQueries, "localhost", "  request_timeout: 1s\n");
+  ASSERT_TRUE(poller_->PollOnce());
+  sim_->AddFaults({{"endpoint", "query"}, {"type", "hang"}});
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  std::string self = metrics_.Render();
+  EXPECT_EQ(Series(self, "cloudaware_query_errors_total")
+                ["{error=\"timeout\",query=\"ec2_by_state\"}"],
+            1)
+      << self;
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 0);
+  sim_->ClearFaults();
 }
 
 }  // namespace
