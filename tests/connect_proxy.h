@@ -14,21 +14,17 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
+
+#include "process_util.h"
 
 namespace test_util {
 
 class ConnectProxy {
  public:
   ConnectProxy() {
-    listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    std::tie(listener_, port_) = BindLoopback();
     listen(listener_, 16);
     accept_thread_ = std::thread([this] { AcceptLoop(); });
   }

@@ -22,6 +22,7 @@
 #include "process_util.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
+#include "tls_simulator.h"
 
 namespace {
 
@@ -44,22 +45,16 @@ class ExporterBinaryTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   void StartSimulator() {
-    ASSERT_EQ(std::system((std::string(GEN_CERTS_SCRIPT) + " " +
-                           (dir_ / "certs").string())
-                              .c_str()),
-              0);
+    ASSERT_TRUE(test_util::MakeCerts(dir_ / "certs"));
     cmdb_simulator::SimulatorOptions options;
     cmdb_simulator::GenerateOptions gen;
     gen.records = 3000;
     gen.seed = 42;
     options.inventory = std::make_shared<const cmdb_simulator::Inventory>(
         cmdb_simulator::Inventory::Generate(gen));
-    options.tls_cert_file = (dir_ / "certs/server.pem").string();
-    options.tls_key_file = (dir_ / "certs/server.key").string();
     options.client_id = "bin-client";
     options.client_secret = "bin-secret-value";
-    sim_ = std::make_unique<Simulator>(options);
-    sim_->Start();
+    sim_ = test_util::StartTlsSimulator(options, dir_ / "certs");
     WriteFile(dir_ / "secret", "bin-secret-value\n");
   }
 

@@ -24,6 +24,7 @@
 #include "exporter/web.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
+#include "tls_simulator.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -78,8 +79,7 @@ class ExporterIntegrationTest : public ::testing::Test {
         new std::string((std::filesystem::temp_directory_path() /
                          ("exporter-it-certs-" + std::to_string(::getpid())))
                             .string());
-    std::string cmd = std::string(GEN_CERTS_SCRIPT) + " " + *certs_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    ASSERT_TRUE(test_util::MakeCerts(*certs_));
   }
   static void TearDownTestSuite() {
     std::filesystem::remove_all(*certs_);
@@ -90,12 +90,9 @@ class ExporterIntegrationTest : public ::testing::Test {
     ConfigureLogging(LogLevel::kError, LogFormat::kLogfmt, &log_);
     cmdb_simulator::SimulatorOptions options;
     options.inventory = TestInventory();
-    options.tls_cert_file = *certs_ + "/server.pem";
-    options.tls_key_file = *certs_ + "/server.key";
     options.client_id = "it-client";
     options.client_secret = "it-secret-value";
-    sim_ = std::make_unique<Simulator>(options);
-    sim_->Start();
+    sim_ = test_util::StartTlsSimulator(options, *certs_);
   }
 
   void TearDown() override {

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -91,7 +92,8 @@ class Process {
   std::optional<int> exit_code_;
 };
 
-inline int FreePort() {
+// A TCP socket bound to a free port on 127.0.0.1: {fd, port}.
+inline std::pair<int, int> BindLoopback() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -99,8 +101,14 @@ inline int FreePort() {
   bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   socklen_t len = sizeof addr;
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return {fd, ntohs(addr.sin_port)};
+}
+
+// A port that was free a moment ago, for a program that must bind it itself.
+inline int FreePort() {
+  auto [fd, port] = BindLoopback();
   close(fd);
-  return ntohs(addr.sin_port);
+  return port;
 }
 
 }  // namespace test_util

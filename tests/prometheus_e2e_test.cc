@@ -19,6 +19,7 @@
 #include "process_util.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
+#include "tls_simulator.h"
 
 namespace {
 
@@ -89,22 +90,15 @@ class PrometheusE2eTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() /
            ("cloudaware-e2e-" + std::to_string(::getpid()));
     fs::create_directories(dir_ / "rules");
-    ASSERT_EQ(std::system((std::string(GEN_CERTS_SCRIPT) + " " +
-                           (dir_ / "certs").string())
-                              .c_str()),
-              0);
-
+    ASSERT_TRUE(test_util::MakeCerts(dir_ / "certs"));
     cmdb_simulator::SimulatorOptions sim_options;
     cmdb_simulator::GenerateOptions gen;
     gen.records = 5000;
     sim_options.inventory = std::make_shared<const cmdb_simulator::Inventory>(
         cmdb_simulator::Inventory::Generate(gen));
-    sim_options.tls_cert_file = (dir_ / "certs/server.pem").string();
-    sim_options.tls_key_file = (dir_ / "certs/server.key").string();
     sim_options.client_id = "e2e-client";
     sim_options.client_secret = "e2e-secret";
-    sim_ = std::make_unique<cmdb_simulator::Simulator>(sim_options);
-    sim_->Start();
+    sim_ = test_util::StartTlsSimulator(sim_options, dir_ / "certs");
 
     // The shipped example queries, run every 2 s instead of every few minutes.
     std::string config = ReadFile(EXAMPLE_CONFIG);

@@ -256,6 +256,23 @@ void ResetConnection(const httplib::Request& req) {
   connect(fd, &sa, sizeof sa);
 }
 
+// A path below /services/data/v<version>/: the version ("66.0") and the
+// rest, without a trailing slash ("query", "sobjects/X/describe", "").
+struct DataPath {
+  std::string version;
+  std::string rest;
+};
+std::optional<DataPath> SplitDataPath(const std::string& path) {
+  const std::string prefix = "/services/data/v";
+  if (path.rfind(prefix, 0) != 0) return std::nullopt;
+  std::string rest = path.substr(prefix.size());
+  size_t slash = rest.find('/');
+  DataPath out{rest.substr(0, slash),
+               slash == std::string::npos ? "" : rest.substr(slash + 1)};
+  if (!out.rest.empty() && out.rest.back() == '/') out.rest.pop_back();
+  return out;
+}
+
 // The endpoint kinds used in fault rules, the request log and stats.
 std::string Classify(const std::string& path) {
   if (path.rfind("/_sim/", 0) == 0 || path == "/_sim") return "control";
@@ -263,12 +280,9 @@ std::string Classify(const std::string& path) {
   if (path == "/services/oauth2/revoke") return "revoke";
   if (path == "/services/oauth2/introspect") return "introspect";
   if (path == "/services/data" || path == "/services/data/") return "versions";
-  const std::string prefix = "/services/data/v";
-  if (path.rfind(prefix, 0) != 0) return "other";
-  std::string rest = path.substr(prefix.size());
-  size_t slash = rest.find('/');
-  rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  auto data = SplitDataPath(path);
+  if (!data) return "other";
+  const std::string& rest = data->rest;
   if (rest.empty()) return "resources";
   if (rest == "query" || rest == "queryAll") return "query";
   if (rest.rfind("query/", 0) == 0 || rest.rfind("queryAll/", 0) == 0) {
@@ -987,12 +1001,8 @@ class Simulator::Impl {
 
   // Authenticates, checks the allocation, then routes.
   Reply Rest(const Call& call) {
-    const std::string prefix = "/services/data/v";
-    std::string rest = call.path.substr(prefix.size());
-    size_t slash = rest.find('/');
-    std::string version = rest.substr(0, slash);
-    rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
-    if (!rest.empty() && rest.back() == '/') rest.pop_back();
+    // Dispatch only sends paths that Classify found below /services/data/v.
+    const auto [version, rest] = *SplitDataPath(call.path);
 
     int major = 0;
     if (version.size() >= 4 && version.ends_with(".0") &&
@@ -1238,16 +1248,11 @@ class Simulator::Impl {
     size_t q = url.find('?');
     sub.path = url.substr(0, q);
     if (q != std::string::npos) sub.params = ParseForm(url.substr(q + 1));
-    const std::string prefix = "/services/data/v";
-    if (sub.path.rfind(prefix, 0) != 0) {
+    auto data = SplitDataPath(sub.path);
+    if (!data) {
       return RestError(404, "NOT_FOUND",
                        "The requested resource does not exist");
     }
-    std::string rest = sub.path.substr(prefix.size());
-    size_t slash = rest.find('/');
-    std::string version = rest.substr(0, slash);
-    rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
-    if (!rest.empty() && rest.back() == '/') rest.pop_back();
 
     std::string kind = Classify(sub.path);
     std::optional<Fault> fault;
@@ -1259,7 +1264,7 @@ class Simulator::Impl {
     if (latency_ms > 0) Sleep(milliseconds(latency_ms));
     if (fault)
       return RestError(fault->status, fault->error_code, fault->message);
-    return Route(sub, version, rest, /*in_composite=*/true);
+    return Route(sub, data->version, data->rest, /*in_composite=*/true);
   }
 
   // Under mu_. Only rules naming the subrequest's endpoint apply, and only
