@@ -8,12 +8,15 @@
 set -eu
 
 build="g++ cmake make pkg-config ca-certificates
-  prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev"
+  prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
+  libcrypt-dev"
 # openssl makes the throwaway certificates, curl drives the demo, prometheus
-# brings promtool, clang-format checks the formatting.
-test="googletest libgtest-dev libgmock-dev openssl curl prometheus clang-format"
+# brings promtool, clang-format checks the formatting, tinyproxy is the real
+# proxy of the proxy test, clang and its runtime build the fuzzers.
+test="googletest libgtest-dev libgmock-dev openssl curl prometheus clang-format
+  tinyproxy clang libclang-rt-14-dev"
 runtime="ca-certificates libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
-  libcpp-httplib0.11 libyaml-cpp0.7 libssl3"
+  libcpp-httplib0.11 libyaml-cpp0.7 libssl3 libcrypt1"
 
 case "${1:-}" in
   "") want="$build $test" ;;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <random>
 
 #include "exporter/http_client.h"
+#include "exporter/log.h"
 #include "exporter/self_metrics.h"
 #include "exporter/token_source.h"
 
@@ -133,16 +135,107 @@ CmdbError ParseRestError(int status, const std::string& body) {
       status);
 }
 
+QueryPage ParseQueryPage(const std::string& body) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    throw CmdbError("parse", "the query response is not a JSON object (" +
+                                 std::to_string(body.size()) + " bytes)");
+  }
+  QueryPage page;
+  auto records = doc.find("records");
+  auto done = doc.find("done");
+  auto total = doc.find("totalSize");
+  if (records == doc.end() || !records->is_array() || done == doc.end() ||
+      !done->is_boolean()) {
+    throw CmdbError("parse", "query response lacks records or done");
+  }
+  if (total == doc.end() || !total->is_number_integer()) {
+    throw CmdbError("parse", "query response lacks totalSize");
+  }
+  page.total_size = total->get<int64_t>();
+  page.done = done->get<bool>();
+  page.aggregate = IsAggregate(*records);
+  page.records = std::move(*records);
+  if (page.done) return page;
+  if (page.aggregate) {
+    throw CmdbError(
+        "truncated",
+        "aggregate result was cut at " + std::to_string(page.records.size()) +
+            " rows (the API returns at most 2,000 groups): narrow the WHERE "
+            "clause or group by fewer fields");
+  }
+  auto next = doc.find("nextRecordsUrl");
+  if (next == doc.end() || !next->is_string()) {
+    throw CmdbError("parse",
+                    "query response is not done but has no nextRecordsUrl");
+  }
+  page.next_records_url = next->get<std::string>();
+  if (page.next_records_url.rfind("/services/data/", 0) != 0) {
+    throw CmdbError("parse", "unexpected nextRecordsUrl " +
+                                 page.next_records_url.substr(0, 100));
+  }
+  return page;
+}
+
 CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
                        HttpClient& http, SelfMetrics& metrics)
+    : CmdbClient(config, tokens, http, metrics, Options{}) {}
+
+CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
+                       HttpClient& http, SelfMetrics& metrics, Options options)
     : api_version_(config.api_version),
+      options_([&] {
+        options.max_retries = config.max_retries;
+        return options;
+      }()),
       tokens_(tokens),
       http_(http),
       metrics_(metrics) {}
 
-nlohmann::json CmdbClient::Call(const std::string& endpoint,
+void CmdbClient::CheckPause() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto now = Clock::now();
+  if (now >= paused_until_) return;
+  throw CmdbError(
+      "REQUEST_LIMIT_EXCEEDED",
+      "not sent: the API answered REQUEST_LIMIT_EXCEEDED; calls resume in " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                             paused_until_ - now)
+                             .count() +
+                         1) +
+          "s",
+      403);
+}
+
+std::string CmdbClient::Call(const std::string& endpoint,
+                             const std::string& path) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  for (int retry = 0;; ++retry) {
+    try {
+      return Attempt(endpoint, path);
+    } catch (const CmdbError& e) {
+      bool transient =
+          e.code() == "network" || e.code() == "timeout" || e.status() >= 500;
+      if (!transient || retry >= options_.max_retries) throw;
+      auto ceiling = std::min<std::chrono::milliseconds>(
+          options_.max_backoff,
+          options_.min_backoff * (int64_t{1} << std::min(retry, 20)));
+      std::chrono::milliseconds wait(
+          std::uniform_int_distribution<int64_t>(0, ceiling.count())(rng));
+      LogDebug("retrying API request",
+               {{"endpoint", endpoint},
+                {"error", e.code()},
+                {"retry", std::to_string(retry + 1)},
+                {"wait_ms", std::to_string(wait.count())}});
+      if (!http_.Wait(wait)) throw;
+    }
+  }
+}
+
+std::string CmdbClient::Attempt(const std::string& endpoint,
                                 const std::string& path) {
   for (int attempt = 0;; ++attempt) {
+    CheckPause();
     TokenSource::Token token = tokens_.Get();
     auto start = Clock::now();
     HttpResponse res;
@@ -164,17 +257,8 @@ nlohmann::json CmdbClient::Call(const std::string& endpoint,
       metrics_.SetDailyRequests(usage->first, usage->second);
     }
     if (res.status >= 200 && res.status < 300) {
-      nlohmann::json doc = nlohmann::json::parse(res.body, nullptr, false);
-      if (doc.is_discarded() || !doc.is_object()) {
-        metrics_.SetUp(false);
-        throw CmdbError("parse", "the API answered " + endpoint +
-                                     " with a body that is not a "
-                                     "JSON object (" +
-                                     std::to_string(res.body.size()) +
-                                     " bytes)");
-      }
       metrics_.SetUp(true);
-      return doc;
+      return std::move(res.body);
     }
     CmdbError error = ParseRestError(res.status, res.body);
     if (res.status == 401) {
@@ -185,6 +269,19 @@ nlohmann::json CmdbClient::Call(const std::string& endpoint,
           "auth",
           "the API refused a new token too: " + std::string(error.what()), 401);
     }
+    if (error.code() == "REQUEST_LIMIT_EXCEEDED") {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (Clock::now() >= paused_until_) {
+        LogWarn("pausing API calls",
+                {{"err", error.what()},
+                 {"pause",
+                  std::to_string(options_.limit_pause.count() / 1000) + "s"},
+                 {"hint",
+                  "the org's daily API allocation or its concurrency limit is "
+                  "spent; other integrations may share it"}});
+      }
+      paused_until_ = Clock::now() + options_.limit_pause;
+    }
     // A query error means the API works; only server errors say it does not.
     metrics_.SetUp(res.status < 500);
     throw error;
@@ -193,47 +290,30 @@ nlohmann::json CmdbClient::Call(const std::string& endpoint,
 
 QueryResult CmdbClient::Query(const std::string& soql) {
   QueryResult out;
-  nlohmann::json page = Call("query", "/services/data/v" + api_version_ +
-                                          "/query?q=" + UrlEncode(soql));
+  std::string path =
+      "/services/data/v" + api_version_ + "/query?q=" + UrlEncode(soql);
+  std::string endpoint = "query";
   for (int pages = 1;; ++pages) {
-    if (!page.contains("records") || !page["records"].is_array() ||
-        !page.contains("done") || !page["done"].is_boolean()) {
-      throw CmdbError("parse", "query response lacks records or done");
+    std::string body = Call(endpoint, path);
+    QueryPage page;
+    try {
+      page = ParseQueryPage(body);
+    } catch (const CmdbError& e) {
+      if (e.code() == "parse") metrics_.SetUp(false);
+      throw;
     }
-    if (pages == 1) {
-      if (!page.contains("totalSize") ||
-          !page["totalSize"].is_number_integer()) {
-        throw CmdbError("parse", "query response lacks totalSize");
-      }
-      out.total_size = page["totalSize"].get<int64_t>();
-    }
-    bool aggregate = IsAggregate(page["records"]);
-    for (auto& r : page["records"]) out.records.push_back(std::move(r));
-    out.done = page["done"].get<bool>();
+    if (pages == 1) out.total_size = page.total_size;
+    out.records.reserve(out.records.size() + page.records.size());
+    for (auto& r : page.records) out.records.push_back(std::move(r));
+    out.done = page.done;
     if (out.done) return out;
-    if (aggregate) {
-      throw CmdbError(
-          "truncated",
-          "aggregate result was cut at " + std::to_string(out.records.size()) +
-              " rows (the API returns at most 2,000 groups): narrow the WHERE "
-              "clause or group by fewer fields");
-    }
-    if (!page.contains("nextRecordsUrl") ||
-        !page["nextRecordsUrl"].is_string()) {
-      throw CmdbError("parse",
-                      "query response is not done but has no nextRecordsUrl");
-    }
-    std::string next = page["nextRecordsUrl"].get<std::string>();
-    if (next.rfind("/services/data/", 0) != 0) {
-      throw CmdbError("parse",
-                      "unexpected nextRecordsUrl " + next.substr(0, 100));
-    }
     if (pages >= kMaxPages) {
       throw CmdbError("truncated", "query result has more than " +
                                        std::to_string(kMaxPages) +
                                        " pages; add a LIMIT or aggregate it");
     }
-    page = Call("query_more", next);
+    endpoint = "query_more";
+    path = page.next_records_url;
   }
 }
 

@@ -1,12 +1,20 @@
 // Runs SOQL queries against the CMDB REST API: one call per query, plus one
 // per nextRecordsUrl page of a non-aggregate result. Authenticates through
 // TokenSource, renewing the token once after a 401 INVALID_SESSION_ID.
-// Thread-safe: the poller's workers call Query() concurrently; Stop() may be
-// called from any thread and aborts requests in flight.
+//
+// Retry policy: network errors, timeouts and 5xx answers (JSON or an HTML
+// page from an edge proxy) are retried up to max_retries times after an
+// exponential backoff with full jitter; query errors (400 class) are not.
+// After a 403 REQUEST_LIMIT_EXCEEDED no call is sent until limit_pause has
+// passed: the allocation or the concurrency cap will not recover sooner.
+//
+// Thread-safe: the poller's workers call Query() concurrently.
 #ifndef CLOUDAWARE_EXPORTER_CMDB_CLIENT_H_
 #define CLOUDAWARE_EXPORTER_CMDB_CLIENT_H_
 
+#include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -54,23 +62,57 @@ std::optional<std::pair<int64_t, int64_t>> ParseLimitInfo(
 // http_<status>.
 CmdbError ParseRestError(int status, const std::string& body);
 
+// One page of a query response.
+struct QueryPage {
+  int64_t total_size = 0;
+  bool done = true;
+  bool aggregate = false;        // its records are AggregateResult rows
+  std::string next_records_url;  // set when not done and not aggregate
+  nlohmann::json records;        // an array
+};
+
+// Reads a 2xx query response body. Throws CmdbError "parse" naming what is
+// wrong, or "truncated" for an aggregate result that is not done.
+QueryPage ParseQueryPage(const std::string& body);
+
 class CmdbClient {
  public:
+  struct Options {
+    int max_retries = 2;
+    // The wait before retry n (from 0) is uniform in
+    // [0, min(max_backoff, min_backoff * 2^n)].
+    std::chrono::milliseconds min_backoff{std::chrono::seconds(1)};
+    std::chrono::milliseconds max_backoff{std::chrono::seconds(30)};
+    // How long to send nothing after REQUEST_LIMIT_EXCEEDED: the shortest
+    // query interval, so that each query next tries in its next cycle.
+    std::chrono::milliseconds limit_pause{std::chrono::minutes(5)};
+  };
+
   CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
              HttpClient& http, SelfMetrics& metrics);
+  // max_retries comes from the config, the rest from options.
+  CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
+             HttpClient& http, SelfMetrics& metrics, Options options);
 
   // Runs one query. Non-aggregate results are followed through
   // nextRecordsUrl; an aggregate result that is not done throws "truncated".
   QueryResult Query(const std::string& soql);
 
  private:
-  // One authenticated GET, with the token renewed once after a 401.
-  nlohmann::json Call(const std::string& endpoint, const std::string& path);
+  // One authenticated GET with retries; returns the body of a 2xx answer.
+  std::string Call(const std::string& endpoint, const std::string& path);
+  // One attempt, with the token renewed once after a 401.
+  std::string Attempt(const std::string& endpoint, const std::string& path);
+  void CheckPause();
 
   const std::string api_version_;
+  const Options options_;
   TokenSource& tokens_;
   HttpClient& http_;
   SelfMetrics& metrics_;
+
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point paused_until_{};
 };
 
 }  // namespace cloudaware_exporter

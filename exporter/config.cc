@@ -27,6 +27,7 @@ constexpr size_t kMaxConfigBytes = 16 << 20;
 // as /dev/zero from hanging the exporter.
 constexpr size_t kMaxSecretBytes = 64 << 10;
 constexpr milliseconds kMinInterval{1000};
+constexpr int64_t kMaxSeries = 1000000;
 
 // The exporter's own metrics (SPEC.md), with the series names the histogram
 // adds, so that a configured metric cannot collide with them.
@@ -47,6 +48,8 @@ constexpr auto kOwnMetrics = std::to_array<std::string_view>({
     "cloudaware_query_last_success_timestamp_seconds",
     "cloudaware_query_errors_total",
     "cloudaware_query_series",
+    "cloudaware_query_series_dropped_total",
+    "cloudaware_query_interval_seconds",
 });
 
 // Reads at most `limit` bytes. Returns the problem (strerror text), or
@@ -222,6 +225,9 @@ class Parser {
   std::string NonEmpty(const Item& item) const;
   std::string ExpandEnv(const Item& item) const;
   milliseconds Duration(const Item& item, milliseconds min) const;
+  int64_t Integer(const Item& item, int64_t min, int64_t max) const;
+  // A byte count: an integer, or one with a KiB, MiB or GiB suffix.
+  int64_t Bytes(const Item& item, int64_t min, int64_t max) const;
   size_t OneOf(const Item& item,
                std::initializer_list<std::string_view> choices) const;
   std::string Url(const Item& item, bool port_required,
@@ -360,6 +366,42 @@ std::string Parser::ExpandEnv(const Item& item) const {
   return out;
 }
 
+int64_t Parser::Integer(const Item& item, int64_t min, int64_t max) const {
+  std::string s = String(item);
+  int64_t n = IsDigits(s) && s.size() <= 12 ? std::stoll(s) : -1;
+  if (n < min || n > max) {
+    Fail(item, "must be an integer from " + std::to_string(min) + " to " +
+                   std::to_string(max) + ", got " + Quote(s));
+  }
+  return n;
+}
+
+int64_t Parser::Bytes(const Item& item, int64_t min, int64_t max) const {
+  std::string s = String(item);
+  int64_t unit = 1;
+  std::string_view digits = s;
+  for (auto [suffix, size] :
+       {std::pair{"KiB", int64_t{1} << 10}, std::pair{"MiB", int64_t{1} << 20},
+        std::pair{"GiB", int64_t{1} << 30}}) {
+    if (digits.ends_with(suffix)) {
+      digits.remove_suffix(3);
+      unit = size;
+      break;
+    }
+  }
+  int64_t n = IsDigits(digits) && digits.size() <= 12
+                  ? std::stoll(std::string(digits)) * unit
+                  : -1;
+  if (n < min || n > max) {
+    Fail(item, "must be a size from " + std::to_string(min) + " to " +
+                   std::to_string(max) +
+                   " bytes (a number, or one ending in KiB, MiB or GiB), "
+                   "got " +
+                   Quote(s));
+  }
+  return n;
+}
+
 milliseconds Parser::Duration(const Item& item, milliseconds min) const {
   std::string s = String(item);
   std::optional<milliseconds> d = ParseDuration(s);
@@ -475,9 +517,17 @@ Config Parser::Parse(std::string_view yaml) {
   config.file = file_;
   config.cloudaware = ParseCloudaware(Required(top, "cloudaware"));
   if (auto defaults = top.Get("defaults")) {
-    Mapping m = Map(*defaults, {"interval", "stale_after"});
+    Mapping m = Map(*defaults, {"interval", "stale_after", "max_series",
+                                "max_label_value_length"});
     if (auto v = m.Get("interval")) {
       config.default_interval = Duration(*v, kMinInterval);
+    }
+    if (auto v = m.Get("max_series")) {
+      config.default_max_series = Integer(*v, 1, kMaxSeries);
+    }
+    if (auto v = m.Get("max_label_value_length")) {
+      config.max_label_value_length =
+          static_cast<size_t>(Integer(*v, 16, 65536));
     }
     if (auto v = m.Get("stale_after")) {
       config.default_stale_after = Duration(*v, kMinInterval);
@@ -493,10 +543,11 @@ Config Parser::Parse(std::string_view yaml) {
 }
 
 CloudawareConfig Parser::ParseCloudaware(const Item& item) {
-  Mapping m =
-      Map(item, {"url", "client_id", "client_secret", "client_secret_file",
-                 "client_auth", "api_version", "request_timeout",
-                 "max_concurrency", "batching", "tls", "proxy_url"});
+  Mapping m = Map(
+      item, {"url", "client_id", "client_secret", "client_secret_file",
+             "client_auth", "api_version", "request_timeout", "connect_timeout",
+             "read_timeout", "max_retries", "max_response_size",
+             "max_concurrency", "batching", "tls", "proxy_url"});
   CloudawareConfig c;
   // First, so that every later message can be scrubbed of the secret.
   ParseSecret(m, c);
@@ -534,13 +585,23 @@ CloudawareConfig Parser::ParseCloudaware(const Item& item) {
   if (auto v = m.Get("request_timeout")) {
     c.request_timeout = Duration(*v, milliseconds(1));
   }
+  if (auto v = m.Get("connect_timeout")) {
+    c.connect_timeout = Duration(*v, milliseconds(1));
+  }
+  c.read_timeout = c.request_timeout;
+  if (auto v = m.Get("read_timeout")) {
+    c.read_timeout = Duration(*v, milliseconds(1));
+  }
+  c.connect_timeout = std::min(c.connect_timeout, c.request_timeout);
+  c.read_timeout = std::min(c.read_timeout, c.request_timeout);
+  if (auto v = m.Get("max_retries")) {
+    c.max_retries = static_cast<int>(Integer(*v, 0, 10));
+  }
+  if (auto v = m.Get("max_response_size")) {
+    c.max_response_size = Bytes(*v, 1024, int64_t{1} << 32);
+  }
   if (auto v = m.Get("max_concurrency")) {
-    std::string s = String(*v);
-    int n = IsDigits(s) && s.size() <= 4 ? std::stoi(s) : 0;
-    if (n < 1 || n > 64) {
-      Fail(*v, "must be an integer from 1 to 64, got " + Quote(s));
-    }
-    c.max_concurrency = n;
+    c.max_concurrency = static_cast<int>(Integer(*v, 1, 64));
   }
   if (auto v = m.Get("batching")) {
     c.batching = OneOf(*v, {"none", "composite"}) == 0 ? Batching::kNone
@@ -606,7 +667,8 @@ void Parser::ParseSecret(const Mapping& m, CloudawareConfig& c) {
 }
 
 QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
-  Mapping m = Map(item, {"name", "soql", "interval", "stale_after", "metrics"});
+  Mapping m = Map(item, {"name", "soql", "interval", "stale_after",
+                         "max_series", "metrics"});
   QueryConfig q;
   Item name = Required(m, "name");
   q.name = String(name);
@@ -635,6 +697,9 @@ QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
                  FormatDuration(q.interval) +
                  (interval ? "" : ", from defaults") + ")");
   }
+
+  q.max_series = config.default_max_series;
+  if (auto v = m.Get("max_series")) q.max_series = Integer(*v, 1, kMaxSeries);
 
   Item metrics = Required(m, "metrics");
   std::vector<Item> items = List(metrics, "a list of metrics");
@@ -803,6 +868,12 @@ std::string RedactedYaml(const Config& config) {
       << c.api_version;
   out << YAML::Key << "request_timeout" << YAML::Value
       << FormatDuration(c.request_timeout);
+  out << YAML::Key << "connect_timeout" << YAML::Value
+      << FormatDuration(c.connect_timeout);
+  out << YAML::Key << "read_timeout" << YAML::Value
+      << FormatDuration(c.read_timeout);
+  out << YAML::Key << "max_retries" << YAML::Value << c.max_retries;
+  out << YAML::Key << "max_response_size" << YAML::Value << c.max_response_size;
   out << YAML::Key << "max_concurrency" << YAML::Value << c.max_concurrency;
   out << YAML::Key << "batching" << YAML::Value
       << (c.batching == Batching::kNone ? "none" : "composite");
@@ -819,6 +890,9 @@ std::string RedactedYaml(const Config& config) {
       << FormatDuration(config.default_interval);
   out << YAML::Key << "stale_after" << YAML::Value
       << FormatDuration(config.default_stale_after);
+  out << YAML::Key << "max_series" << YAML::Value << config.default_max_series;
+  out << YAML::Key << "max_label_value_length" << YAML::Value
+      << config.max_label_value_length;
   out << YAML::EndMap;
 
   auto label_map = [&](const char* key, const auto& pairs) {
@@ -837,6 +911,7 @@ std::string RedactedYaml(const Config& config) {
     out << YAML::Key << "interval" << YAML::Value << FormatDuration(q.interval);
     out << YAML::Key << "stale_after" << YAML::Value
         << FormatDuration(q.stale_after);
+    out << YAML::Key << "max_series" << YAML::Value << q.max_series;
     out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
     for (const MetricConfig& metric : q.metrics) {
       out << YAML::BeginMap;

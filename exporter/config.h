@@ -6,6 +6,7 @@
 #define CLOUDAWARE_EXPORTER_CONFIG_H_
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <ostream>
@@ -58,7 +59,16 @@ struct CloudawareConfig {
   std::string client_secret_file;
   ClientAuth client_auth = ClientAuth::kBody;
   std::string api_version = "66.0";  // without the "v"
+  // Whole request, from connecting to the last byte of the answer.
   std::chrono::milliseconds request_timeout{120000};
+  std::chrono::milliseconds connect_timeout{10000};
+  // Longest wait for the next bytes of an answer; the API sends nothing
+  // while a query runs, so this is as long as request_timeout by default.
+  std::chrono::milliseconds read_timeout{120000};
+  // Retries after a network error, a timeout or a 5xx answer.
+  int max_retries = 2;
+  // Larger answers are abandoned as "too_large".
+  int64_t max_response_size = 64 << 20;
   int max_concurrency = 4;
   Batching batching = Batching::kNone;
   TlsConfig tls;
@@ -83,6 +93,9 @@ struct QueryConfig {
   // Always set: from the query, or else from the defaults section.
   std::chrono::milliseconds interval{0};
   std::chrono::milliseconds stale_after{0};
+  // Series beyond this many (over all the query's metrics) are dropped and
+  // counted.
+  int64_t max_series = 10000;
   std::vector<MetricConfig> metrics;
 };
 
@@ -91,6 +104,9 @@ struct Config {
   CloudawareConfig cloudaware;
   std::chrono::milliseconds default_interval{300000};
   std::chrono::milliseconds default_stale_after{900000};
+  int64_t default_max_series = 10000;
+  // Longer label values are cut (see samples.h).
+  size_t max_label_value_length = 1024;
   std::vector<QueryConfig> queries;
 };
 

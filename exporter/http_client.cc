@@ -7,11 +7,12 @@
 #include <cctype>
 
 #include "exporter/cmdb_client.h"
+#include "exporter/duration.h"
+#include "exporter/log.h"
 
 namespace cloudaware_exporter {
 namespace {
 
-constexpr auto kConnectTimeout = std::chrono::seconds(10);
 // Idle connections kept per host; more are closed after use.
 constexpr size_t kMaxIdlePerHost = 8;
 
@@ -92,13 +93,23 @@ std::string HttpResponse::Header(const std::string& name) const {
 }
 
 HttpClient::HttpClient(const CloudawareConfig& config, const EnvLookup& env)
-    : read_timeout_(config.request_timeout),
+    : request_timeout_(config.request_timeout),
+      connect_timeout_(config.connect_timeout),
+      read_timeout_(config.read_timeout),
+      max_response_size_(static_cast<size_t>(config.max_response_size)),
       ca_file_(config.tls.ca_file),
       insecure_skip_verify_(config.tls.insecure_skip_verify) {
   // As Go programs do, honour OpenSSL's SSL_CERT_FILE when no CA file is
   // configured; httplib itself only reads the system store.
   if (ca_file_.empty()) {
     if (auto v = env("SSL_CERT_FILE"); v && !v->empty()) ca_file_ = *v;
+  }
+  if (insecure_skip_verify_) {
+    LogWarn(
+        "TLS CERTIFICATE VERIFICATION IS OFF (tls.insecure_skip_verify): "
+        "anyone on the network path can read the client secret and the "
+        "inventory; set tls.ca_file instead",
+        {{"url", config.url}});
   }
   std::string proxy = config.proxy_url;
   if (proxy.empty()) {
@@ -131,30 +142,41 @@ HttpClient::HttpClient(const CloudawareConfig& config, const EnvLookup& env)
   }
 }
 
-HttpClient::~HttpClient() { Stop(); }
+HttpClient::~HttpClient() {
+  Stop();
+  if (watchdog_.joinable()) watchdog_.join();
+}
 
-HttpClient::Connection HttpClient::Checkout(const Url& base, bool fresh) {
+HttpClient::Connection HttpClient::Checkout(const Url& base, bool fresh,
+                                            Clock::time_point deadline) {
+  auto flight = std::make_shared<Flight>();
+  flight->deadline = deadline;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) throw CmdbError("network", "the exporter is shutting down");
+    if (!watchdog_.joinable()) watchdog_ = std::thread([this] { Watchdog(); });
     auto& idle = idle_[base.Base()];
     if (fresh) idle.clear();
     if (!idle.empty()) {
       Connection c = std::move(idle.back());
       idle.pop_back();
       c.reused = true;
-      in_flight_.emplace(c.client.get(), c.socket);
+      flight->socket.store(c.flight->socket.load());
+      c.flight = flight;
+      // The socket callback of a reused client points at its first flight.
+      c.client->set_socket_options(
+          [flight](int fd) { flight->socket.store(fd); });
+      in_flight_.emplace(c.client.get(), flight);
+      cv_.notify_all();
       return c;
     }
   }
-  Connection c{std::make_unique<httplib::Client>(base.Base()),
-               std::make_shared<std::atomic<int>>(-1)};
-  // Remember the socket, so that Stop() can shut it down: httplib's own
-  // Client::stop() does the same under a mutex of its own, which would race
-  // with the request it aborts.
-  c.client->set_socket_options(
-      [socket = c.socket](int fd) { socket->store(fd); });
-  c.client->set_connection_timeout(kConnectTimeout);
+  Connection c{std::make_unique<httplib::Client>(base.Base()), flight};
+  // Remember the socket, so that Stop() and the watchdog can shut it down:
+  // httplib's own Client::stop() does the same under a mutex of its own,
+  // which would race with the request it aborts.
+  c.client->set_socket_options([flight](int fd) { flight->socket.store(fd); });
+  c.client->set_connection_timeout(connect_timeout_);
   c.client->set_read_timeout(read_timeout_);
   c.client->set_write_timeout(read_timeout_);
   c.client->set_keep_alive(true);
@@ -169,7 +191,8 @@ HttpClient::Connection HttpClient::Checkout(const Url& base, bool fresh) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) throw CmdbError("network", "the exporter is shutting down");
-  in_flight_.emplace(c.client.get(), c.socket);
+  in_flight_.emplace(c.client.get(), flight);
+  cv_.notify_all();
   return c;
 }
 
@@ -181,31 +204,71 @@ void HttpClient::Return(const Url& base, Connection connection) {
     idle.push_back(std::move(connection));
 }
 
-HttpResponse HttpClient::Do(const Url& base, const Send& send) {
-  Connection connection = Checkout(base, /*fresh=*/false);
+void HttpClient::Forget(httplib::Client* client) {
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_.erase(client);
+}
+
+void HttpClient::Watchdog() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopped_) {
+    auto now = Clock::now();
+    auto wake = now + std::chrono::hours(1);
+    for (const auto& [client, flight] : in_flight_) {
+      if (flight->expired) continue;
+      if (flight->deadline <= now) {
+        flight->expired = true;
+        int fd = flight->socket.load();
+        if (fd >= 0) shutdown(fd, SHUT_RDWR);
+      } else {
+        wake = std::min(wake, flight->deadline);
+      }
+    }
+    cv_.wait_until(lock, wake);
+  }
+}
+
+HttpResponse HttpClient::Do(const Url& base, httplib::Request request) {
+  auto start = Clock::now();
+  auto deadline = start + request_timeout_;
+  std::string body;
+  bool too_large = false;
+  request.content_receiver = [&](const char* data, size_t n, uint64_t,
+                                 uint64_t) {
+    if (body.size() + n > max_response_size_) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  };
+  Connection connection = Checkout(base, /*fresh=*/false, deadline);
   httplib::Client* client = connection.client.get();
-  auto start = std::chrono::steady_clock::now();
-  httplib::Result res = send(*client);
-  auto elapsed = std::chrono::steady_clock::now() - start;
+  httplib::Result res = client->send(request);
   // The server may have closed an idle keep-alive connection, and httplib's
   // liveness check misses a closed TLS connection: as Go's HTTP client does,
   // retry once on a new connection (dropping the other idle ones, which are
   // older still) when a reused one fails without an answer or a timeout.
-  if (!res && connection.reused && elapsed < read_timeout_ &&
+  if (!res && connection.reused && !connection.flight->expired &&
+      Clock::now() - start < read_timeout_ &&
       (res.error() == httplib::Error::Write ||
        res.error() == httplib::Error::Read)) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      in_flight_.erase(client);
-    }
-    connection = Checkout(base, /*fresh=*/true);
+    Forget(client);
+    body.clear();
+    connection = Checkout(base, /*fresh=*/true, deadline);
     client = connection.client.get();
-    start = std::chrono::steady_clock::now();
-    res = send(*client);
-    elapsed = std::chrono::steady_clock::now() - start;
+    res = client->send(request);
   }
+  auto elapsed = Clock::now() - start;
   if (!res) {
+    // The connection is in an unknown state: do not reuse it.
+    Forget(client);
     httplib::Error err = res.error();
+    if (too_large) {
+      throw CmdbError("too_large",
+                      base.host + ": the answer exceeds max_response_size (" +
+                          std::to_string(max_response_size_) + " bytes)");
+    }
     std::string what = httplib::to_string(err);
     if (err == httplib::Error::SSLServerVerification) {
       long verify = client->get_openssl_verify_result();
@@ -215,61 +278,78 @@ HttpResponse HttpClient::Do(const Url& base, const Send& send) {
                   ? " (system CAs; set cloudaware.tls.ca_file for a private CA)"
                   : " (trusting only the CAs in " + ca_file_ + ")");
     }
-    // The connection is in an unknown state: do not reuse it.
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      in_flight_.erase(client);
+    if (connection.flight->expired) {
+      throw CmdbError("timeout", base.host + ": no complete answer within " +
+                                     FormatDuration(request_timeout_) +
+                                     " (request_timeout)");
     }
-    bool timed_out = err == httplib::Error::ConnectionTimeout ||
-                     (err == httplib::Error::Read && elapsed >= read_timeout_);
-    if (timed_out) {
-      throw CmdbError(
-          "timeout",
-          base.host + ": no answer within " +
-              std::to_string(
-                  std::chrono::duration_cast<std::chrono::seconds>(elapsed)
-                      .count()) +
-              "s (" + what + ")");
+    if (err == httplib::Error::ConnectionTimeout) {
+      throw CmdbError("timeout", base.host + ": could not connect within " +
+                                     FormatDuration(connect_timeout_) +
+                                     " (connect_timeout)");
+    }
+    if (err == httplib::Error::Read && elapsed >= read_timeout_) {
+      throw CmdbError("timeout", base.host + ": no data for " +
+                                     FormatDuration(read_timeout_) +
+                                     " (read_timeout)");
     }
     throw CmdbError("network", base.Base() + ": " + what);
   }
-  HttpResponse out{res->status, std::move(res->body), std::move(res->headers)};
+  HttpResponse out{res->status, std::move(body), std::move(res->headers)};
   Return(base, std::move(connection));
   return out;
 }
 
+namespace {
+
+httplib::Request MakeRequest(const char* method, const std::string& path,
+                             const httplib::Headers& headers) {
+  httplib::Request r;
+  r.method = method;
+  r.path = path;
+  r.headers = headers;
+  return r;
+}
+
+}  // namespace
+
 HttpResponse HttpClient::Get(const Url& base, const std::string& path_and_query,
                              const httplib::Headers& headers) {
-  return Do(base, [&](httplib::Client& c) {
-    return c.Get(path_and_query.c_str(), headers);
-  });
+  return Do(base, MakeRequest("GET", path_and_query, headers));
 }
 
 HttpResponse HttpClient::PostForm(const Url& base, const std::string& path,
                                   const httplib::Headers& headers,
                                   const std::string& body) {
-  return Do(base, [&](httplib::Client& c) {
-    return c.Post(path.c_str(), headers, body,
-                  "application/x-www-form-urlencoded");
-  });
+  httplib::Request r = MakeRequest("POST", path, headers);
+  r.set_header("Content-Type", "application/x-www-form-urlencoded");
+  r.body = body;
+  return Do(base, std::move(r));
 }
 
 HttpResponse HttpClient::PostJson(const Url& base, const std::string& path,
                                   const httplib::Headers& headers,
                                   const std::string& body) {
-  return Do(base, [&](httplib::Client& c) {
-    return c.Post(path.c_str(), headers, body, "application/json");
-  });
+  httplib::Request r = MakeRequest("POST", path, headers);
+  r.set_header("Content-Type", "application/json");
+  r.body = body;
+  return Do(base, std::move(r));
 }
 
 void HttpClient::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   stopped_ = true;
-  for (const auto& [client, socket] : in_flight_) {
-    int fd = socket->load();
+  for (const auto& [client, flight] : in_flight_) {
+    int fd = flight->socket.load();
     if (fd >= 0) shutdown(fd, SHUT_RDWR);
   }
   idle_.clear();
+  cv_.notify_all();
+}
+
+bool HttpClient::Wait(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, d, [this] { return stopped_; });
 }
 
 }  // namespace cloudaware_exporter

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -108,6 +109,17 @@ Flags ParseFlags(int argc, char** argv) {
   return f;
 }
 
+// After REQUEST_LIMIT_EXCEEDED, wait for the next cycle: the shortest query
+// interval.
+CmdbClient::Options ClientOptions(const Config& config) {
+  CmdbClient::Options options;
+  options.limit_pause = config.queries.empty() ? config.default_interval
+                                               : config.queries[0].interval;
+  for (const QueryConfig& q : config.queries)
+    options.limit_pause = std::min(options.limit_pause, q.interval);
+  return options;
+}
+
 // Everything a config determines. A reload builds a new one and retires the
 // old; the self metrics and the collector outlive both.
 struct Pipeline {
@@ -115,7 +127,7 @@ struct Pipeline {
       : config(std::move(c)),
         http(config.cloudaware, ProcessEnv()),
         tokens(config.cloudaware, http, metrics),
-        client(config.cloudaware, tokens, http, metrics),
+        client(config.cloudaware, tokens, http, metrics, ClientOptions(config)),
         poller(config, client, collector, metrics) {}
   // Aborts requests in flight first, so a hung API cannot delay the stop.
   void Stop() {

@@ -30,6 +30,7 @@ Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
     s.config = &q;
     metrics_.SetQueryInterval(
         q.name, std::chrono::duration<double>(q.interval).count());
+    metrics_.CountDroppedSeries(q.name, 0);
     auto max_jitter = std::min<std::chrono::milliseconds>(
         q.interval / 10, std::chrono::seconds(10));
     s.next_run =
@@ -67,11 +68,13 @@ bool Poller::Run(size_t i) {
   auto start = Clock::now();
   auto wall_start = std::chrono::system_clock::now();
   std::string code, message;
-  size_t rows = 0, series = 0;
+  size_t rows = 0, series = 0, dropped = 0;
   try {
     QueryResult result = client_.Query(q.soql);
     rows = result.records.size();
-    series = collector_.Publish(q.name, ToFamilies(q, result));
+    auto families = ToFamilies(q, result, config_.max_label_value_length);
+    dropped = CapSeries(families, q.max_series);
+    series = collector_.Publish(q.name, std::move(families));
   } catch (const CmdbError& e) {
     code = e.code();
     message = e.what();
@@ -90,6 +93,8 @@ bool Poller::Run(size_t i) {
     metrics_.SetQueryLastSuccess(q.name,
                                  UnixSeconds(std::chrono::system_clock::now()));
     metrics_.SetQuerySeries(q.name, static_cast<double>(series));
+    if (dropped > 0)
+      metrics_.CountDroppedSeries(q.name, static_cast<double>(dropped));
   } else {
     metrics_.CountQueryError(q.name, code);
   }
@@ -106,6 +111,19 @@ bool Poller::Run(size_t i) {
     s.rows = rows;
     s.series = series;
     s.last_error.clear();
+    if ((dropped > 0) != s.dropping) {
+      if (dropped > 0) {
+        LogWarn("dropped series over max_series",
+                {{"query", q.name},
+                 {"max_series", std::to_string(q.max_series)},
+                 {"dropped", std::to_string(dropped)},
+                 {"hint",
+                  "group by fewer or coarser fields, or raise max_series"}});
+      } else {
+        LogInfo("series back within max_series", {{"query", q.name}});
+      }
+      s.dropping = dropped > 0;
+    }
     if (s.last_logged != "ok") {
       if (s.last_logged.empty()) {
         LogDebug("query succeeded",

@@ -78,6 +78,7 @@ class Poller {
     size_t series = 0;
     std::string last_error;
     std::string last_logged;  // "ok" or an error code: log once per change
+    bool dropping = false;    // the last success dropped series
   };
 
   // Runs query i and records the outcome; never throws.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -347,7 +348,8 @@ void CheckUniqueLabels(const std::string& metric,
 }
 
 prometheus::MetricFamily ToFamily(const MetricConfig& metric,
-                                  const QueryResult& result) {
+                                  const QueryResult& result,
+                                  size_t max_length) {
   prometheus::MetricFamily family{
       metric.name, metric.help, prometheus::MetricType::Gauge, {}};
 
@@ -416,7 +418,9 @@ prometheus::MetricFamily ToFamily(const MetricConfig& metric,
                ", not a value: " + Shown(*found));
         }
         series.label.push_back(
-            {slot.name, found == nullptr ? std::string() : LabelValue(*found)});
+            {slot.name, found == nullptr
+                            ? std::string()
+                            : CapLength(LabelValue(*found), max_length)});
       }
     }
     family.metric.push_back(std::move(series));
@@ -428,14 +432,42 @@ prometheus::MetricFamily ToFamily(const MetricConfig& metric,
 
 }  // namespace
 
-std::vector<prometheus::MetricFamily> ToFamilies(const QueryConfig& query,
-                                                 const QueryResult& result) {
+std::string CapLength(std::string value, size_t max_length) {
+  if (value.size() <= max_length) return value;
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : value) hash = (hash ^ c) * 16777619u;
+  char suffix[10];
+  std::snprintf(suffix, sizeof suffix, "~%08x", hash);
+  size_t keep = max_length > 9 ? max_length - 9 : 0;
+  // Cut before a UTF-8 continuation byte, never inside a character.
+  while (keep > 0 && (static_cast<unsigned char>(value[keep]) & 0xC0) == 0x80)
+    --keep;
+  value.resize(keep);
+  return value + suffix;
+}
+
+std::vector<prometheus::MetricFamily> ToFamilies(
+    const QueryConfig& query, const QueryResult& result,
+    size_t max_label_value_length) {
   std::vector<prometheus::MetricFamily> families;
   families.reserve(query.metrics.size());
   for (const MetricConfig& metric : query.metrics) {
-    families.push_back(ToFamily(metric, result));
+    families.push_back(ToFamily(metric, result, max_label_value_length));
   }
   return families;
+}
+
+size_t CapSeries(std::vector<prometheus::MetricFamily>& families,
+                 int64_t max_series) {
+  size_t left = static_cast<size_t>(std::max<int64_t>(0, max_series));
+  size_t dropped = 0;
+  for (prometheus::MetricFamily& family : families) {
+    size_t keep = std::min(left, family.metric.size());
+    dropped += family.metric.size() - keep;
+    family.metric.resize(keep);
+    left -= keep;
+  }
+  return dropped;
 }
 
 }  // namespace cloudaware_exporter

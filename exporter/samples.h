@@ -5,6 +5,8 @@
 
 #include <prometheus/metric_family.h>
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "exporter/cmdb_client.h"
@@ -36,8 +38,23 @@ namespace cloudaware_exporter {
 // (from 0) and the column when a value column is missing or not a number, a
 // label column holds an object or array, or two records give the same label
 // set. Quoted values are cut to 64 characters, listed columns to 10.
-std::vector<prometheus::MetricFamily> ToFamilies(const QueryConfig& query,
-                                                 const QueryResult& result);
+//
+// Label values longer than max_label_value_length bytes are cut with
+// CapLength.
+std::vector<prometheus::MetricFamily> ToFamilies(
+    const QueryConfig& query, const QueryResult& result,
+    size_t max_label_value_length = 1024);
+
+// value if it fits in max_length bytes; else its head, cut at a character
+// boundary, and "~" with 8 hex digits of a hash of the whole value, at most
+// max_length bytes in all. Distinct long values stay distinct (but for a
+// hash collision), so series do not merge.
+std::string CapLength(std::string value, size_t max_length);
+
+// Keeps the first max_series series over all families, in order; returns
+// how many it dropped.
+size_t CapSeries(std::vector<prometheus::MetricFamily>& families,
+                 int64_t max_series);
 
 }  // namespace cloudaware_exporter
 

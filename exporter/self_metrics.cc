@@ -134,6 +134,12 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Name("cloudaware_query_interval_seconds")
               .Help("How often the query is configured to run; alerts compare "
                     "the age of its last success with this.")
+              .Register(*registry_)),
+      query_series_dropped_(
+          BuildCounter()
+              .Name("cloudaware_query_series_dropped_total")
+              .Help("Series a query produced beyond its max_series, and so "
+                    "did not export.")
               .Register(*registry_)) {
   BuildGauge()
       .Name("cloudaware_exporter_build_info")
@@ -200,6 +206,11 @@ void SelfMetrics::SetQueryInterval(const std::string& query, double seconds) {
   query_interval_.Add({{"query", query}}).Set(seconds);
 }
 
+void SelfMetrics::CountDroppedSeries(const std::string& query, double series) {
+  std::lock_guard<std::mutex> lock(mu_);
+  query_series_dropped_.Add({{"query", query}}).Increment(series);
+}
+
 void SelfMetrics::RemoveQuery(const std::string& query) {
   std::lock_guard<std::mutex> lock(mu_);
   RemoveQuerySeries(query_success_, query);
@@ -208,6 +219,7 @@ void SelfMetrics::RemoveQuery(const std::string& query) {
   RemoveQuerySeries(query_errors_, query);
   RemoveQuerySeries(query_series_, query);
   RemoveQuerySeries(query_interval_, query);
+  RemoveQuerySeries(query_series_dropped_, query);
 }
 
 std::string SelfMetrics::Render() const {

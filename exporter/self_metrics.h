@@ -40,6 +40,8 @@ class SelfMetrics {
   void CountQueryError(const std::string& query, const std::string& error);
   void SetQuerySeries(const std::string& query, double series);
   void SetQueryInterval(const std::string& query, double seconds);
+  // Series a run produced beyond the query's max_series.
+  void CountDroppedSeries(const std::string& query, double series);
   // Forgets a query's series (it left the config on reload).
   void RemoveQuery(const std::string& query);
 
@@ -62,6 +64,7 @@ class SelfMetrics {
   prometheus::Family<prometheus::Counter>& query_errors_;
   prometheus::Family<prometheus::Gauge>& query_series_;
   prometheus::Family<prometheus::Gauge>& query_interval_;
+  prometheus::Family<prometheus::Counter>& query_series_dropped_;
   mutable std::mutex mu_;  // guards Remove against concurrent Add
 };
 

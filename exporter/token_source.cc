@@ -1,8 +1,10 @@
 #include "exporter/token_source.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -34,17 +36,24 @@ std::string Base64(const std::string& in) {
   return out;
 }
 
+// Secret files are small; the config loader allows the same.
+constexpr size_t kMaxSecretBytes = 64 << 10;
+
+// What tells a changed file: inode (a rotation by rename), size and mtime.
+// "" when the file cannot be read.
+std::string FileStamp(const std::string& path) {
+  struct stat st;
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+         std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
 double UnixNow() {
   return std::chrono::duration<double>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-struct TokenFailure {
-  std::string result;  // the `result` label
-  std::string message;
-  std::string hint;
-};
 
 }  // namespace
 
@@ -112,7 +121,8 @@ TokenSource::TokenSource(const CloudawareConfig& config, HttpClient& http,
       http_(http),
       metrics_(metrics),
       options_(options),
-      secret_(config.client_secret) {
+      secret_(config.client_secret),
+      secret_file_stamp_(FileStamp(config.client_secret_file)) {
   Redact(secret_.Reveal());
 }
 
@@ -121,13 +131,38 @@ TokenSource::~TokenSource() {
   if (token_) Unredact(token_->access_token);
 }
 
-void TokenSource::SetSecret(Secret secret) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Redact(secret.Reveal());
-  secret_ = std::move(secret);
+void TokenSource::ReloadSecretLocked() {
+  const std::string& path = config_.client_secret_file;
+  if (path.empty()) return;
+  std::string stamp = FileStamp(path);
+  if (stamp == secret_file_stamp_) return;
+  std::string content;
+  std::ifstream in(path, std::ios::binary);
+  char buf[4096];
+  while (in && content.size() <= kMaxSecretBytes) {
+    in.read(buf, sizeof buf);
+    content.append(buf, static_cast<size_t>(in.gcount()));
+  }
+  content.erase(content.find_last_not_of(" \t\r\n\f\v") + 1);
+  if (stamp.empty() || in.bad() || content.empty() ||
+      content.size() > kMaxSecretBytes) {
+    // Mid-rotation, the file may be briefly missing or empty: keep the
+    // secret in use and look again next time.
+    if (!std::exchange(secret_file_unreadable_, true)) {
+      LogWarn("cannot read the client secret file; keeping the current secret",
+              {{"file", path}});
+    }
+    return;
+  }
+  secret_file_unreadable_ = false;
+  secret_file_stamp_ = stamp;
+  if (content == secret_.Reveal()) return;
+  Redact(content);
+  secret_ = Secret(std::move(content));
   // A new secret deserves a prompt try, not the backoff of the old one.
   failures_ = 0;
   retry_at_ = {};
+  LogInfo("client secret file changed; using the new secret", {{"file", path}});
 }
 
 TokenSource::Token TokenSource::Get() {
@@ -135,6 +170,7 @@ TokenSource::Token TokenSource::Get() {
   // Single flight: wait for a request already under way rather than send one.
   while (!token_ && fetching_) cv_.wait(lock);
   if (token_) return *token_;
+  ReloadSecretLocked();
   auto now = Clock::now();
   if (now < retry_at_) {
     auto wait =
@@ -144,6 +180,31 @@ TokenSource::Token TokenSource::Get() {
     throw CmdbError("auth", last_error_ + " (next token request in " +
                                 std::to_string(wait) + "s)");
   }
+  while (!recent_requests_.empty() &&
+         now - recent_requests_.front() >= std::chrono::minutes(1)) {
+    recent_requests_.pop_front();
+  }
+  if (recent_requests_.size() >=
+      static_cast<size_t>(options_.max_requests_per_minute)) {
+    auto wait = std::chrono::duration_cast<std::chrono::seconds>(
+                    recent_requests_.front() + std::chrono::minutes(1) - now)
+                    .count() +
+                1;
+    if (!std::exchange(rate_limited_, true)) {
+      LogWarn("holding back token requests",
+              {{"limit",
+                std::to_string(options_.max_requests_per_minute) + " a minute"},
+               {"hint",
+                "the API keeps refusing new tokens: check the Run As user's "
+                "session policies (timeout, IP restrictions)"}});
+    }
+    throw CmdbError("auth",
+                    "token requests are limited to " +
+                        std::to_string(options_.max_requests_per_minute) +
+                        " a minute (next in " + std::to_string(wait) + "s)");
+  }
+  rate_limited_ = false;
+  recent_requests_.push_back(now);
   fetching_ = true;
   Secret secret = secret_;
   lock.unlock();
@@ -244,9 +305,23 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   metrics_.ObserveApiRequest("token", std::to_string(res.status), secs);
 
-  nlohmann::json doc = nlohmann::json::parse(res.body, nullptr, false);
-  if (res.status != 200) {
-    std::string result = "http_" + std::to_string(res.status);
+  Token token;
+  try {
+    token = ParseTokenResponse(res.status, res.body, where);
+  } catch (const TokenFailure& f) {
+    metrics_.CountTokenRequest(f.result, UnixNow());
+    throw;
+  }
+  metrics_.CountTokenRequest("success", UnixNow());
+  metrics_.SetUp(true);
+  return token;
+}
+
+TokenSource::Token ParseTokenResponse(int status, const std::string& body,
+                                      const std::string& where) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (status != 200) {
+    std::string result = "http_" + std::to_string(status);
     std::string error, description;
     if (doc.is_object() && doc.contains("error") && doc["error"].is_string()) {
       error = doc["error"].get<std::string>();
@@ -256,14 +331,13 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
       }
       if (KnownOAuthErrors().count(error)) result = error;
     }
-    metrics_.CountTokenRequest(result, UnixNow());
-    std::string message = "token request to " + where + " failed: HTTP " +
-                          std::to_string(res.status);
+    std::string message =
+        "token request to " + where + " failed: HTTP " + std::to_string(status);
     if (!error.empty()) message += ": " + error.substr(0, 64);
     if (!description.empty())
       message += " (" + description.substr(0, 200) + ")";
     std::string hint = OAuthHint(error, description);
-    if (hint.empty() && res.status >= 500)
+    if (hint.empty() && status >= 500)
       hint = "the token endpoint is failing; it is retried";
     throw TokenFailure{result, message, hint};
   }
@@ -275,15 +349,12 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
   std::string access_token = field("access_token");
   auto instance = ParseUrl(field("instance_url"));
   if (access_token.empty() || !instance) {
-    metrics_.CountTokenRequest("parse", UnixNow());
     throw TokenFailure{"parse",
                        "token response from " + where +
                            " lacks access_token or a valid instance_url",
                        "the URL may not point at a Salesforce org"};
   }
-  metrics_.CountTokenRequest("success", UnixNow());
-  metrics_.SetUp(true);
-  return Token{access_token, *instance};
+  return TokenSource::Token{access_token, *instance};
 }
 
 }  // namespace cloudaware_exporter

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,15 @@ namespace cloudaware_exporter {
 // External Client App. Empty when there is nothing specific to say.
 std::string OAuthHint(const std::string& error, const std::string& description);
 
+// Why a token request failed: the `result` label of
+// cloudaware_token_requests_total, a message naming the endpoint, and what to
+// do about it.
+struct TokenFailure {
+  std::string result;
+  std::string message;
+  std::string hint;
+};
+
 class TokenSource {
  public:
   struct Options {
@@ -32,6 +42,8 @@ class TokenSource {
     // failure up to max_backoff.
     std::chrono::milliseconds min_backoff{std::chrono::seconds(15)};
     std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+    // A hard cap on token requests in any 60 s, whatever the API answers.
+    int max_requests_per_minute = 6;
   };
 
   struct Token {
@@ -52,10 +64,11 @@ class TokenSource {
   // The API answered 401 to this token: forget it, unless another caller
   // already replaced it.
   void Invalidate(const std::string& access_token);
-  // Uses a new client secret from the next token request on (rotation).
-  void SetSecret(Secret secret);
 
  private:
+  // When client_secret_file has changed since it was last read, takes the
+  // new secret and ends any backoff (rotation without a restart).
+  void ReloadSecretLocked();
   Token Request(const Secret& secret);
   void Fail(const std::string& result, const std::string& message,
             const std::string& hint);
@@ -76,7 +89,16 @@ class TokenSource {
   int failures_ = 0;
   std::chrono::steady_clock::time_point retry_at_{};
   std::chrono::steady_clock::time_point obtained_at_{};
+  std::deque<std::chrono::steady_clock::time_point> recent_requests_;
+  bool rate_limited_ = false;  // logged once per episode
+  bool secret_file_unreadable_ = false;
+  std::string secret_file_stamp_;  // inode, size and mtime when last read
 };
+
+// Reads the token endpoint's answer: the token, or throws TokenFailure.
+// where names the endpoint in messages.
+TokenSource::Token ParseTokenResponse(int status, const std::string& body,
+                                      const std::string& where);
 
 }  // namespace cloudaware_exporter
 

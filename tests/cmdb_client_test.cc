@@ -68,6 +68,103 @@ TEST(CmdbClientTest, ParsesRestErrorsWhateverTheBody) {
   EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
 }
 
+TEST(CmdbClientTest, ParsesQueryPages) {
+  QueryPage agg = ParseQueryPage(
+      R"({"totalSize":2,"done":true,"records":[
+        {"attributes":{"type":"AggregateResult"},"s":"running","n":5},
+        {"attributes":{"type":"AggregateResult"},"s":"stopped","n":1}]})");
+  EXPECT_EQ(agg.total_size, 2);
+  EXPECT_TRUE(agg.done);
+  EXPECT_TRUE(agg.aggregate);
+  EXPECT_EQ(agg.records.size(), 2u);
+
+  QueryPage first = ParseQueryPage(
+      R"({"totalSize":5000,"done":false,
+          "nextRecordsUrl":"/services/data/v66.0/query/01gD-2000",
+          "records":[{"attributes":{"type":"CA10__CaAwsInstance__c"},"Id":"a"}]})");
+  EXPECT_FALSE(first.done);
+  EXPECT_FALSE(first.aggregate);
+  EXPECT_EQ(first.next_records_url, "/services/data/v66.0/query/01gD-2000");
+
+  QueryPage count =
+      ParseQueryPage(R"({"totalSize":42,"done":true,"records":[]})");
+  EXPECT_EQ(count.total_size, 42);
+  EXPECT_TRUE(count.records.empty());
+
+  struct Bad {
+    std::string body;
+    std::string code;
+    std::string message_part;
+  };
+  const std::vector<Bad> bad = {
+      {"<html><title>Maintenance</title></html>", "parse", "not a JSON object"},
+      {R"({"totalSize":1,"done":tr)", "parse", "not a JSON object (24 bytes)"},
+      {"[]", "parse", "not a JSON object"},
+      {R"({"totalSize":1,"done":true})", "parse", "lacks records or done"},
+      {R"({"totalSize":"1","done":true,"records":[]})", "parse",
+       "lacks totalSize"},
+      {R"({"totalSize":1,"done":false,"records":[]})", "parse",
+       "no nextRecordsUrl"},
+      {R"({"totalSize":1,"done":false,"records":[],
+           "nextRecordsUrl":"https://evil.example.com/x"})",
+       "parse", "unexpected nextRecordsUrl https://evil.example.com/x"},
+      {R"({"totalSize":2000,"done":false,"records":[
+           {"attributes":{"type":"AggregateResult"},"n":1}]})",
+       "truncated", "aggregate result was cut at 1 rows"},
+  };
+  for (const Bad& b : bad) {
+    try {
+      ParseQueryPage(b.body);
+      ADD_FAILURE() << "accepted " << b.body;
+    } catch (const CmdbError& e) {
+      EXPECT_EQ(e.code(), b.code) << b.body;
+      EXPECT_NE(std::string(e.what()).find(b.message_part), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(CmdbClientTest, ParsesTokenResponses) {
+  const std::string where =
+      "https://acme.my.salesforce.com/services/oauth2/token";
+  TokenSource::Token token = ParseTokenResponse(
+      200,
+      R"({"access_token":"00Dxx!AQ0","instance_url":"https://acme.my.salesforce.com",
+          "token_type":"Bearer","issued_at":"1700000000000"})",
+      where);
+  EXPECT_EQ(token.access_token, "00Dxx!AQ0");
+  EXPECT_EQ(token.instance.Base(), "https://acme.my.salesforce.com:443");
+
+  struct Bad {
+    int status;
+    std::string body;
+    std::string result;
+    std::string message_part;
+  };
+  const std::vector<Bad> bad = {
+      {400,
+       R"({"error":"invalid_client","error_description":"invalid client credentials"})",
+       "invalid_client",
+       "HTTP 400: invalid_client (invalid client credentials)"},
+      {400, R"({"error":"made_up_error"})", "http_400", "made_up_error"},
+      {503, "<html>down</html>", "http_503", "HTTP 503"},
+      {200, R"({"access_token":"x"})", "parse",
+       "lacks access_token or a valid"},
+      {200, R"({"access_token":"x","instance_url":"ftp://h"})", "parse",
+       "instance_url"},
+      {200, "not json", "parse", where},
+  };
+  for (const Bad& b : bad) {
+    try {
+      ParseTokenResponse(b.status, b.body, where);
+      ADD_FAILURE() << "accepted " << b.body;
+    } catch (const TokenFailure& f) {
+      EXPECT_EQ(f.result, b.result) << b.body;
+      EXPECT_NE(f.message.find(b.message_part), std::string::npos) << f.message;
+    }
+  }
+}
+
 TEST(CmdbClientTest, ParsesSforceLimitInfo) {
   using P = std::pair<int64_t, int64_t>;
   EXPECT_EQ(ParseLimitInfo("api-usage=18/5000"), P(18, 5000));

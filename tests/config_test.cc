@@ -138,6 +138,53 @@ TEST(ConfigTest, AppliesDefaults) {
   EXPECT_EQ(c.queries[0].stale_after, milliseconds(900000));
   EXPECT_EQ(c.queries[0].metrics[0].help,
             "Result of the aws_ec2_instances query.");
+  EXPECT_EQ(ca.connect_timeout, milliseconds(10000));
+  EXPECT_EQ(ca.read_timeout, ca.request_timeout);
+  EXPECT_EQ(ca.max_retries, 2);
+  EXPECT_EQ(ca.max_response_size, 64 << 20);
+  EXPECT_EQ(c.default_max_series, 10000);
+  EXPECT_EQ(c.queries[0].max_series, 10000);
+  EXPECT_EQ(c.max_label_value_length, 1024u);
+}
+
+TEST(ConfigTest, ReadsBounds) {
+  Config c = ParseConfig(std::string(kCloudaware) + R"(  request_timeout: 30s
+  connect_timeout: 2s
+  read_timeout: 20s
+  max_retries: 0
+  max_response_size: 8MiB
+defaults: {max_series: 500, max_label_value_length: 64}
+queries:
+  - name: a
+    soql: SELECT COUNT() FROM CA10__CaAwsInstance__c
+    metrics: [{name: a}]
+  - name: b
+    soql: SELECT COUNT() FROM CA10__CaAwsInstance__c
+    max_series: 20
+    metrics: [{name: b}]
+)",
+                         "t.yml", kEnv);
+  EXPECT_EQ(c.cloudaware.connect_timeout, milliseconds(2000));
+  EXPECT_EQ(c.cloudaware.read_timeout, milliseconds(20000));
+  EXPECT_EQ(c.cloudaware.max_retries, 0);
+  EXPECT_EQ(c.cloudaware.max_response_size, 8 << 20);
+  EXPECT_EQ(c.max_label_value_length, 64u);
+  EXPECT_EQ(c.queries[0].max_series, 500);
+  EXPECT_EQ(c.queries[1].max_series, 20);
+
+  // Connect and read timeouts never outlast the whole request.
+  Config short_total = ParseConfig(
+      std::string(kCloudaware) + "  request_timeout: 1s\n" + kQueries, "t.yml",
+      kEnv);
+  EXPECT_EQ(short_total.cloudaware.connect_timeout, milliseconds(1000));
+  EXPECT_EQ(short_total.cloudaware.read_timeout, milliseconds(1000));
+
+  // The redacted dump loads back as the same bounds.
+  Config again = ParseConfig(RedactedYaml(c), "t.yml", kEnv);
+  EXPECT_EQ(again.cloudaware.max_response_size, 8 << 20);
+  EXPECT_EQ(again.cloudaware.read_timeout, milliseconds(20000));
+  EXPECT_EQ(again.queries[1].max_series, 20);
+  EXPECT_EQ(again.max_label_value_length, 64u);
 }
 
 TEST(ConfigTest, AcceptsApiVersionSpellings) {
@@ -432,6 +479,25 @@ TEST(ConfigTest, RejectsOddInputsWithClearMessages) {
        "must be an integer from 1 to 64, got '-1'"},
       {std::string(kCloudaware) + "  request_timeout: 0s\n" + kQueries,
        "cloudaware.request_timeout: must be at least 1ms, got '0s'"},
+      {std::string(kCloudaware) + "  max_retries: 11\n" + kQueries,
+       "test.yml:5:16: cloudaware.max_retries: must be an integer from 0 to "
+       "10, got '11'"},
+      {std::string(kCloudaware) + "  max_response_size: 10MB\n" + kQueries,
+       "cloudaware.max_response_size: must be a size from 1024 to 4294967296 "
+       "bytes (a number, or one ending in KiB, MiB or GiB), got '10MB'"},
+      {std::string(kCloudaware) + "  max_response_size: 8GiB\n" + kQueries,
+       "cloudaware.max_response_size: must be a size from 1024"},
+      {std::string(kCloudaware) + "defaults: {max_series: 0}\n" + kQueries,
+       "defaults.max_series: must be an integer from 1 to 1000000, got '0'"},
+      {std::string(kCloudaware) + "defaults: {max_label_value_length: 8}\n" +
+           kQueries,
+       "defaults.max_label_value_length: must be an integer from 16 to 65536, "
+       "got '8'"},
+      {std::string(kCloudaware) +
+           "queries:\n  - name: q\n    soql: x\n    max_series: many\n"
+           "    metrics: [{name: m}]\n",
+       "queries[0].max_series: must be an integer from 1 to 1000000, got "
+       "'many'"},
       {std::string(kCloudaware) + "  proxy_url: http://proxy.example.com\n" +
            kQueries,
        "cloudaware.proxy_url: must include a port"},

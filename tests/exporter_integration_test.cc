@@ -87,7 +87,7 @@ class ExporterIntegrationTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    ConfigureLogging(LogLevel::kError, LogFormat::kLogfmt, &log_);
+    ConfigureLogging(LogLevel::kInfo, LogFormat::kLogfmt, &log_);
     cmdb_simulator::SimulatorOptions options;
     options.inventory = TestInventory();
     options.client_id = "it-client";
@@ -131,13 +131,10 @@ class ExporterIntegrationTest : public ::testing::Test {
     };
     config_ = ParseConfig(yaml, "it.yml", lookup);
     http_ = std::make_unique<HttpClient>(config_.cloudaware, lookup);
-    TokenSource::Options backoff;
-    backoff.min_backoff = std::chrono::milliseconds(300);
-    backoff.max_backoff = std::chrono::milliseconds(600);
     tokens_ = std::make_unique<TokenSource>(config_.cloudaware, *http_,
-                                            metrics_, backoff);
+                                            metrics_, token_options_);
     client_ = std::make_unique<CmdbClient>(config_.cloudaware, *tokens_, *http_,
-                                           metrics_);
+                                           metrics_, client_options_);
     poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
   }
 
@@ -152,7 +149,32 @@ class ExporterIntegrationTest : public ::testing::Test {
     return n;
   }
 
+  // How often text occurs in the log.
+  size_t Logged(const std::string& text) {
+    std::string log = log_.str();
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find(text, at)) != std::string::npos; ++at)
+      ++n;
+    return n;
+  }
+
+  static TokenSource::Options ShortTokenBackoff() {
+    TokenSource::Options o;
+    o.min_backoff = std::chrono::milliseconds(300);
+    o.max_backoff = std::chrono::milliseconds(600);
+    return o;
+  }
+  static CmdbClient::Options ShortRetries() {
+    CmdbClient::Options o;
+    o.min_backoff = std::chrono::milliseconds(20);
+    o.max_backoff = std::chrono::milliseconds(100);
+    o.limit_pause = std::chrono::seconds(1);
+    return o;
+  }
+
   static std::string* certs_;
+  TokenSource::Options token_options_ = ShortTokenBackoff();
+  CmdbClient::Options client_options_ = ShortRetries();
   std::ostringstream log_;
   std::unique_ptr<Simulator> sim_;
   Config config_;
@@ -486,7 +508,8 @@ TEST_F(ExporterIntegrationTest, TunnelsThroughTheConfiguredProxyOrHttpsProxy) {
 }
 
 TEST_F(ExporterIntegrationTest, AHungApiTimesOutAfterRequestTimeout) {
-  Build(kInventoryQueries, "localhost", "  request_timeout: 1s\n");
+  Build(kInventoryQueries, "localhost",
+        "  request_timeout: 1s\n  max_retries: 0\n");
   ASSERT_TRUE(poller_->PollOnce());
   sim_->AddFaults({{"endpoint", "query"}, {"type", "hang"}});
   auto start = std::chrono::steady_clock::now();
@@ -499,6 +522,146 @@ TEST_F(ExporterIntegrationTest, AHungApiTimesOutAfterRequestTimeout) {
       << self;
   EXPECT_EQ(Series(self, "cloudaware_up")[""], 0);
   sim_->ClearFaults();
+}
+
+const char kOneQuery[] = R"(
+  - name: ec2_by_state
+    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY CA10__stateName__c
+    metrics:
+      - {name: cloudaware_aws_ec2_instances, value: n, labels: [state]}
+)";
+
+TEST_F(ExporterIntegrationTest, RetriesServerErrorsButNotQueryOrParseErrors) {
+  Build(kOneQuery);
+  ASSERT_TRUE(poller_->PollOnce());
+  struct Case {
+    json fault;
+    bool ok;
+    int requests;  // query requests in the cycle, retries included
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      // Two 503s, then an answer: max_retries (2) is enough.
+      {{{"type", "error"}, {"status", 503}, {"times", 2}}, true, 3, ""},
+      {{{"type", "html"}, {"status", 502}}, false, 3, "http_502"},
+      // A reset of the first, reused connection looks like a stale
+      // keep-alive connection, which is retried at once on a new one.
+      {{{"type", "reset"}}, false, 4, "network"},
+      {{{"type", "error"}, {"status", 400}, {"error_code", "INVALID_FIELD"}},
+       false,
+       1,
+       "INVALID_FIELD"},
+      {{{"type", "malformed"}}, false, 1, "parse"},
+  };
+  for (const Case& c : cases) {
+    sim_->ClearFaults();
+    json fault = c.fault;
+    fault["endpoint"] = "query";
+    sim_->AddFaults(fault);
+    sim_->ClearRequestLog();
+    double before =
+        c.error.empty()
+            ? 0
+            : Series(metrics_.Render(), "cloudaware_query_errors_total")
+                  ["{error=\"" + c.error + "\",query=\"ec2_by_state\"}"];
+    EXPECT_EQ(poller_->PollOnce(), c.ok) << fault;
+    EXPECT_EQ(CountLog("query"), c.requests) << fault;
+    if (!c.error.empty()) {
+      EXPECT_EQ(
+          Series(metrics_.Render(),
+                 "cloudaware_query_errors_total")["{error=\"" + c.error +
+                                                  "\",query=\"ec2_by_state\"}"],
+          before + 1)
+          << fault << "\n"
+          << metrics_.Render();
+    }
+  }
+  sim_->ClearFaults();
+  EXPECT_TRUE(poller_->PollOnce());
+}
+
+TEST_F(ExporterIntegrationTest, RequestLimitExceededPausesCallsForACycle) {
+  Build(kInventoryQueries);
+  ASSERT_TRUE(poller_->PollOnce());
+  sim_->AddFaults({{"type", "exhaust_daily_limit"}});
+  sim_->ClearRequestLog();
+
+  EXPECT_FALSE(poller_->PollOnce());
+  // Two workers may each send one before the first refusal is seen.
+  EXPECT_GE(CountLog("query"), 1);
+  EXPECT_LE(CountLog("query"), 2);
+  std::string self = metrics_.Render();
+  for (const char* q : {"ec2_by_state", "ec2_by_account", "gce_total"}) {
+    EXPECT_EQ(Series(self, "cloudaware_query_errors_total")
+                  [std::string("{error=\"REQUEST_LIMIT_EXCEEDED\",query=\"") +
+                   q + "\"}"],
+              1)
+        << q << "\n"
+        << self;
+  }
+  EXPECT_EQ(Logged("pausing API calls"), 1u) << log_.str();
+
+  // Within the pause nothing is sent at all.
+  sim_->ClearRequestLog();
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_EQ(sim_->RequestLog().size(), 0u);
+
+  sim_->ClearFaults();
+  sim_->Configure({{"daily_used", 0}});
+  bool recovered = false;
+  for (int i = 0; i < 40 && !recovered; ++i) {  // the pause is 1 s here
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    recovered = poller_->PollOnce();
+  }
+  EXPECT_TRUE(recovered) << log_.str();
+}
+
+TEST_F(ExporterIntegrationTest, TokenRequestsAreCappedPerMinute) {
+  // No backoff between token requests: only the cap holds them back.
+  token_options_.min_backoff = std::chrono::milliseconds(0);
+  token_options_.max_backoff = std::chrono::milliseconds(0);
+  token_options_.max_requests_per_minute = 3;
+  Build(kOneQuery);
+  ASSERT_TRUE(poller_->PollOnce());
+  for (int i = 0; i < 6; ++i) {
+    sim_->ExpireAllTokens();
+    poller_->PollOnce();
+  }
+  EXPECT_EQ(CountLog("token"), 3) << "one at the start, two renewals";
+  std::string self = metrics_.Render();
+  EXPECT_EQ(Series(self, "cloudaware_token_valid")[""], 0);
+  EXPECT_GE(Series(self, "cloudaware_query_errors_total")
+                ["{error=\"auth\",query=\"ec2_by_state\"}"],
+            1);
+  EXPECT_EQ(Logged("holding back token requests"), 1u) << log_.str();
+  ASSERT_EQ(poller_->Status().size(), 1u);
+  EXPECT_NE(poller_->Status()[0].last_error.find("limited to 3 a minute"),
+            std::string::npos)
+      << poller_->Status()[0].last_error;
+}
+
+TEST_F(ExporterIntegrationTest, DropsSeriesBeyondMaxSeriesAndCountsThem) {
+  Build(R"(
+  - name: ec2_by_state
+    max_series: 3
+    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY CA10__stateName__c
+    metrics:
+      - {name: cloudaware_aws_ec2_instances, value: n, labels: [state]}
+)");
+  ASSERT_TRUE(poller_->PollOnce());
+  ASSERT_TRUE(poller_->PollOnce());
+  std::string self = metrics_.Render();
+  auto all = Series(Joined(collector_), "cloudaware_aws_ec2_instances");
+  EXPECT_EQ(all.size(), 3u);
+  EXPECT_EQ(Series(self, "cloudaware_query_series")["{query=\"ec2_by_state\"}"],
+            3);
+  // The inventory has 7 states (one of them null): 4 dropped per run.
+  EXPECT_EQ(
+      Series(
+          self,
+          "cloudaware_query_series_dropped_total")["{query=\"ec2_by_state\"}"],
+      8);
+  EXPECT_EQ(Logged("dropped series over max_series"), 1u) << log_.str();
 }
 
 }  // namespace

@@ -382,6 +382,63 @@ TEST(SamplesTest, ListsAtMostTenColumnsInErrors) {
   EXPECT_NE(message.find("15 more"), std::string::npos) << message;
 }
 
+TEST(SamplesTest, CapsLongLabelValuesKeepingThemDistinct) {
+  EXPECT_EQ(CapLength("short", 16), "short");
+  EXPECT_EQ(CapLength(std::string(16, 'a'), 16), std::string(16, 'a'));
+
+  std::string a = std::string(40, 'x') + "a";
+  std::string b = std::string(40, 'x') + "b";
+  std::string cut_a = CapLength(a, 20);
+  std::string cut_b = CapLength(b, 20);
+  EXPECT_EQ(cut_a.size(), 20u);
+  EXPECT_EQ(cut_a.substr(0, 11), std::string(11, 'x'));
+  EXPECT_EQ(cut_a[11], '~');
+  EXPECT_NE(cut_a, cut_b) << "values that differ only past the cut";
+  EXPECT_EQ(CapLength(a, 20), cut_a) << "the same value, the same cut";
+
+  // "é" is two bytes: the cut backs off rather than split it.
+  std::string accents;
+  for (int i = 0; i < 20; ++i) accents += "\xc3\xa9";
+  std::string cut = CapLength(accents, 20);
+  EXPECT_EQ(cut.size(), 19u);
+  EXPECT_EQ(cut.substr(0, 10), accents.substr(0, 10));
+  EXPECT_EQ(cut[10], '~');
+
+  // Through ToFamilies: two long groups stay two series.
+  QueryResult result = Result(R"({"totalSize": 2, "done": true, "records": [
+      {"attributes": {"type": "AggregateResult"}, "t": ")" +
+                              a + R"(", "n": 1},
+      {"attributes": {"type": "AggregateResult"}, "t": ")" +
+                              b + R"(", "n": 2}]})");
+  auto families = ToFamilies(Query(Metric("m", "n", {{"tag", "t"}})), result,
+                             /*max_label_value_length=*/20);
+  ASSERT_EQ(families[0].metric.size(), 2u);
+  EXPECT_EQ(families[0].metric[0].label[0].value, cut_a);
+  EXPECT_EQ(families[0].metric[1].label[0].value, cut_b);
+}
+
+TEST(SamplesTest, CapsSeriesAcrossFamiliesInOrder) {
+  QueryResult result = Result(R"({"totalSize": 3, "done": true, "records": [
+      {"s": "a", "n": 1}, {"s": "b", "n": 2}, {"s": "c", "n": 3}]})");
+  QueryConfig query = Query(Metric("first", "n", {{"s", "s"}}));
+  query.metrics.push_back(Metric("second", "n", {{"s", "s"}}));
+
+  auto families = ToFamilies(query, result);
+  EXPECT_EQ(CapSeries(families, 10), 0u);
+  EXPECT_EQ(families[0].metric.size() + families[1].metric.size(), 6u);
+
+  EXPECT_EQ(CapSeries(families, 4), 2u);
+  EXPECT_EQ(
+      SeriesTexts(families[0]),
+      (std::vector<std::string>{"{s=\"a\"} 1", "{s=\"b\"} 2", "{s=\"c\"} 3"}));
+  EXPECT_EQ(SeriesTexts(families[1]),
+            (std::vector<std::string>{"{s=\"a\"} 1"}));
+
+  EXPECT_EQ(CapSeries(families, 1), 3u);
+  EXPECT_EQ(families[0].metric.size(), 1u);
+  EXPECT_TRUE(families[1].metric.empty());
+}
+
 TEST(SamplesTest, Maps100000Records) {
   const json account = {{"attributes", {{"type", "CA10__CaAwsAccount__c"}}},
                         {"CA10__accountId__c", "111122223333"}};
