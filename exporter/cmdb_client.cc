@@ -192,6 +192,8 @@ CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
       http_(http),
       metrics_(metrics) {}
 
+bool CmdbClient::stopping() { return http_.stopped(); }
+
 void CmdbClient::CheckPause() {
   std::lock_guard<std::mutex> lock(mu_);
   auto now = Clock::now();
@@ -244,6 +246,7 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
                       {{"Authorization", "Bearer " + token.access_token},
                        {"Accept", "application/json"}});
     } catch (const CmdbError& e) {
+      if (stopping()) throw;  // aborted by a stop: not the API's doing
       metrics_.ObserveApiRequest(
           endpoint, e.code(),
           std::chrono::duration<double>(Clock::now() - start).count());
@@ -270,6 +273,8 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
           "the API refused a new token too: " + std::string(error.what()), 401);
     }
     if (error.code() == "REQUEST_LIMIT_EXCEEDED") {
+      // No call will succeed for a while: as down as a 5xx, to alerts.
+      metrics_.SetUp(false);
       std::lock_guard<std::mutex> lock(mu_);
       if (Clock::now() >= paused_until_) {
         LogWarn("pausing API calls",
@@ -281,6 +286,7 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
                   "spent; other integrations may share it"}});
       }
       paused_until_ = Clock::now() + options_.limit_pause;
+      throw error;
     }
     // A query error means the API works; only server errors say it does not.
     metrics_.SetUp(res.status < 500);

@@ -97,6 +97,9 @@ class CmdbClient {
   // Runs one query. Non-aggregate results are followed through
   // nextRecordsUrl; an aggregate result that is not done throws "truncated".
   QueryResult Query(const std::string& soql);
+  // True once the HTTP client was stopped: failures from then on are the
+  // shutdown's, not the API's.
+  bool stopping();
 
  private:
   // One authenticated GET with retries; returns the body of a 2xx answer.

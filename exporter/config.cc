@@ -106,6 +106,33 @@ bool IsName(std::string_view s, bool allow_colon) {
   });
 }
 
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80         ? 1
+               : (c >> 5) == 6  ? 2
+               : (c >> 4) == 14 ? 3
+               : (c >> 3) == 30 ? 4
+                                : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+        (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
 bool IsDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(),
                                    [](char c) { return c >= '0' && c <= '9'; });
@@ -324,7 +351,10 @@ std::string Parser::String(const Item& item) const {
   if (!item.node.IsScalar()) {
     Fail(item, "must be a string, got " + KindName(item.node));
   }
-  return ExpandEnv(item);
+  std::string s = ExpandEnv(item);
+  // yaml-cpp passes bytes through; metric text and the dump need UTF-8.
+  if (!IsUtf8(s)) Fail(item, "must be UTF-8 text");
+  return s;
 }
 
 std::string Parser::NonEmpty(const Item& item) const {
@@ -389,9 +419,12 @@ int64_t Parser::Bytes(const Item& item, int64_t min, int64_t max) const {
       break;
     }
   }
-  int64_t n = IsDigits(digits) && digits.size() <= 12
-                  ? std::stoll(std::string(digits)) * unit
-                  : -1;
+  int64_t n = -1;
+  if (IsDigits(digits) && digits.size() <= 12) {
+    // Compared before multiplying: twelve digits of GiB overflow int64_t.
+    int64_t count = std::stoll(std::string(digits));
+    if (count <= max / unit) n = count * unit;
+  }
   if (n < min || n > max) {
     Fail(item, "must be a size from " + std::to_string(min) + " to " +
                    std::to_string(max) +
@@ -808,10 +841,27 @@ std::string Parser::LabelName(const Item& item, const std::string& name,
 }
 
 // For RedactedYaml: ExpandEnv reads "$$" back as "$".
-std::string Escape(const std::string& s) {
+// A config value for the dump: "$" doubled, so that ${...} is not expanded
+// on loading it back.
+struct Escaped {
+  std::string text;
+};
+
+Escaped Escape(const std::string& s) {
   std::string out;
   for (char c : s) out += c == '$' ? std::string("$$") : std::string(1, c);
-  return out;
+  return {out};
+}
+
+// yaml-cpp writes a value with a trailing carriage return plain, and it
+// reads back without it; double quotes escape every control character.
+YAML::Emitter& operator<<(YAML::Emitter& out, const Escaped& value) {
+  bool control = std::any_of(value.text.begin(), value.text.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+  if (control) out << YAML::DoubleQuoted;
+  return out << value.text;
 }
 
 }  // namespace

@@ -347,6 +347,11 @@ void HttpClient::Stop() {
   cv_.notify_all();
 }
 
+bool HttpClient::stopped() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopped_;
+}
+
 bool HttpClient::Wait(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(mu_);
   return !cv_.wait_for(lock, d, [this] { return stopped_; });

@@ -68,6 +68,7 @@ class HttpClient {
   void Stop();
   // Sleeps for d; returns false at once when Stop() is called.
   bool Wait(std::chrono::milliseconds d);
+  bool stopped();
 
  private:
   using Clock = std::chrono::steady_clock;

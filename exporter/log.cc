@@ -14,6 +14,8 @@
 namespace cloudaware_exporter {
 namespace {
 
+constexpr size_t kMinRedacted = 4;
+
 constexpr std::string_view kRedacted = "<secret>";
 
 struct Logger {
@@ -188,7 +190,9 @@ void ConfigureLogging(LogLevel level, LogFormat format, std::ostream* out) {
 }
 
 void Redact(const std::string& secret) {
-  if (secret.empty()) return;
+  // Scrubbing a string of a few characters would garble every line (and
+  // show where it occurs) while hiding nothing worth hiding.
+  if (secret.size() < kMinRedacted) return;
   Logger& logger = GetLogger();
   std::lock_guard<std::mutex> lock(logger.mu);
   auto pos = std::find_if(

@@ -25,7 +25,8 @@ using LogField = std::pair<std::string_view, std::string>;
 // outlive every later log call (tests pass a stringstream).
 void ConfigureLogging(LogLevel level, LogFormat format,
                       std::ostream* out = nullptr);
-// Adds a string to scrub from every line; empty strings are ignored.
+// Adds a string to scrub from every line; strings shorter than 4 bytes are
+// ignored.
 void Redact(const std::string& secret);
 // Drops a string added by Redact (a token that was replaced).
 void Unredact(const std::string& secret);

@@ -35,6 +35,8 @@ Exports Cloudaware CMDB inventory counts as Prometheus metrics.
   --once                          run every query once, print the exposition, exit 1 if any failed
   --web.listen-address=HOST:PORT  where to serve (default :9866)
   --web.telemetry-path=PATH       metrics path (default /metrics)
+  --web.config.file=PATH          TLS and basic auth for the endpoints, in the
+                                  exporter-toolkit web-config format (see README)
   --web.enable-lifecycle          allow POST /-/reload
   --log.level=LEVEL               debug, info, warn or error (default info)
   --log.format=FORMAT             logfmt or json (default logfmt)
@@ -45,6 +47,7 @@ struct Flags {
   std::string config_file = "cloudaware_exporter.yml";
   bool config_check = false;
   bool once = false;
+  std::string web_config_file;
   WebOptions web;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kLogfmt;
@@ -85,6 +88,9 @@ Flags ParseFlags(int argc, char** argv) {
     }
     if (name == "--config.file") {
       f.config_file = value;
+    } else if (name == "--web.config.file") {
+      // Empty is no web config, as in exporter-toolkit.
+      f.web_config_file = value;
     } else if (name == "--web.listen-address") {
       f.web.listen_address = value;
     } else if (name == "--web.telemetry-path") {
@@ -256,9 +262,25 @@ int Run(int argc, char** argv) {
     }
     return 1;
   }
+  if (!flags.web_config_file.empty()) {
+    try {
+      flags.web.web_config = LoadWebConfig(flags.web_config_file);
+      CheckWebConfig(*flags.web.web_config);
+    } catch (const WebConfigError& e) {
+      if (flags.config_check) {
+        std::cerr << e.what() << "\n";
+      } else {
+        LogError("cannot load web config", {{"err", e.what()}});
+      }
+      return 1;
+    }
+  }
   if (flags.config_check) {
     std::cout << flags.config_file << ": OK, " << config.queries.size()
               << " queries\n";
+    if (!flags.web_config_file.empty()) {
+      std::cout << flags.web_config_file << ": OK\n";
+    }
     return 0;
   }
 
@@ -292,6 +314,7 @@ int Run(int argc, char** argv) {
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
       exporter.Reload();
+      web.ReloadWebConfig();
       continue;
     }
     LogInfo("shutting down",

@@ -86,6 +86,9 @@ bool Poller::Run(size_t i) {
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   bool ok = code.empty();
+  // A run cut short by a stop or a reload says nothing about the API: leave
+  // the query's record as it was.
+  if (!ok && client_.stopping()) return false;
 
   metrics_.SetQueryDuration(q.name, seconds);
   metrics_.SetQuerySuccess(q.name, ok);

@@ -106,11 +106,37 @@ std::string Truncate(std::string text) {
   return text;
 }
 
+// json::dump() recurses once per level of nesting, and a broken or hostile
+// endpoint can send a value nested 100,000 deep in a few hundred kilobytes:
+// render only the first levels, and only as much as is shown.
+void Render(const json& value, int depth, std::string& out) {
+  if (!value.is_structured()) {
+    out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  const bool object = value.is_object();
+  out += object ? '{' : '[';
+  if (depth == 0 && !value.empty()) out += "...";
+  for (auto it = value.begin(); depth > 0 && it != value.end(); ++it) {
+    if (out.size() > kMaxShownChars) break;
+    if (it != value.begin()) out += ',';
+    if (object) {
+      out +=
+          json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace);
+      out += ':';
+    }
+    Render(*it, depth - 1, out);
+  }
+  out += object ? '}' : ']';
+}
+
 std::string Shown(const json& value) {
   if (value.is_string()) {
     return "\"" + Truncate(value.get_ref<const std::string&>()) + "\"";
   }
-  return Truncate(value.dump(-1, ' ', false, json::error_handler_t::replace));
+  std::string out;
+  Render(value, 8, out);
+  return Truncate(std::move(out));
 }
 
 std::string ColumnsOf(const json& record) {

@@ -47,7 +47,8 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Name("cloudaware_up")
               .Help("1 if the exporter's last request to the Cloudaware API "
                     "(token or query) was answered by a working API; 0 after "
-                    "a network error, a 5xx response or a refused token.")
+                    "a network error, a 5xx response, a refused token or "
+                    "REQUEST_LIMIT_EXCEEDED.")
               .Register(*registry_)
               .Add({})),
       token_requests_(

@@ -23,7 +23,7 @@ class SelfMetrics {
   SelfMetrics(const std::string& version, const std::string& revision);
 
   // 1 if the last API interaction (token or query) reached a working API:
-  // network errors, 5xx and refused tokens set 0.
+  // network errors, 5xx, refused tokens and REQUEST_LIMIT_EXCEEDED set 0.
   void SetUp(bool up);
   // result: "success", an OAuth error code, "http_<status>" or "network".
   void CountTokenRequest(const std::string& result, double unix_seconds_now);

@@ -221,6 +221,10 @@ TokenSource::Token TokenSource::Get() {
   fetching_ = false;
   cv_.notify_all();
   if (!token) {
+    // Aborted by a stop or a reload: nothing to report about the API.
+    if (http_.stopped()) {
+      throw CmdbError("network", "the exporter is shutting down");
+    }
     Fail(failure.result, failure.message, failure.hint);
     throw CmdbError("auth", failure.message);
   }
@@ -295,6 +299,7 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
   try {
     res = http_.PostForm(token_url_, "/services/oauth2/token", headers, body);
   } catch (const CmdbError& e) {
+    if (http_.stopped()) throw TokenFailure{"network", e.what(), ""};
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
     metrics_.ObserveApiRequest("token", e.code(), secs);
     metrics_.CountTokenRequest("network", UnixNow());

@@ -147,6 +147,23 @@ TEST(ConfigTest, AppliesDefaults) {
   EXPECT_EQ(c.max_label_value_length, 1024u);
 }
 
+TEST(ConfigTest, DumpKeepsControlCharactersAndRefusesNonUtf8) {
+  Config c = ParseConfig(std::string(kCloudaware) + R"(queries:
+  - name: q
+    soql: SELECT COUNT() FROM CA10__CaAwsInstance__c
+    metrics: [{name: m, const_labels: {d: "a\r", t: "x\ty"}}]
+)",
+                         "t.yml", kEnv);
+  Config again = ParseConfig(RedactedYaml(c), "t.yml", kEnv);
+  EXPECT_EQ(again.queries[0].metrics[0].const_labels,
+            (Pairs{{"d", "a\r"}, {"t", "x\ty"}}));
+
+  EXPECT_EQ(ErrorOf(std::string(kCloudaware) +
+                    "queries:\n  - name: q\n"
+                    "    soql: \"\xff\xfe\"\n    metrics: [{name: m}]\n"),
+            "test.yml:7:11: queries[0].soql: must be UTF-8 text");
+}
+
 TEST(ConfigTest, ReadsBounds) {
   Config c = ParseConfig(std::string(kCloudaware) + R"(  request_timeout: 30s
   connect_timeout: 2s

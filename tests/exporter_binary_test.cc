@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bcrypt_util.h"
 #include "process_util.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
@@ -296,6 +297,106 @@ TEST_F(ExporterBinaryTest, LifecycleReloadAndVersion) {
   auto v = Run({"--version"});
   ASSERT_EQ(v->Wait(std::chrono::seconds(10)), 0);
   EXPECT_EQ(v->out().rfind("cloudaware_exporter, version ", 0), 0u) << v->out();
+}
+
+// --web.config.file as a user would set it up: HTTPS with the test CA's
+// certificate and one basic auth user, relative paths in the web config.
+TEST_F(ExporterBinaryTest, ServesHttpsWithBasicAuthFromTheWebConfig) {
+  StartSimulator();
+  WriteFile(dir_ / "c.yml", Config(kStateQuery));
+  const std::string hash = test_util::BcryptHash("scrape-pw");
+  WriteFile(dir_ / "web.yml",
+            "tls_server_config:\n  cert_file: certs/server.pem\n  key_file: "
+            "certs/server.key\nbasic_auth_users:\n  prometheus: " +
+                hash + "\n");
+  int port = FreePort();
+  auto p = Run({"--config.file=" + (dir_ / "c.yml").string(),
+                "--web.config.file=" + (dir_ / "web.yml").string(),
+                "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::SSLClient c("127.0.0.1", port);
+  c.set_ca_cert_path((dir_ / "certs/ca.pem").string());
+  c.enable_server_certificate_verification(true);
+  c.set_connection_timeout(5);
+  c.set_read_timeout(10);
+  c.set_basic_auth("prometheus", "scrape-pw");
+  bool scraped = false;
+  for (int i = 0; i < 250 && !scraped; ++i) {
+    auto res = c.Get("/metrics");
+    scraped =
+        res && res->status == 200 &&
+        res->body.find("cloudaware_aws_ec2_instances{") != std::string::npos;
+    if (!scraped) std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  }
+  ASSERT_TRUE(scraped) << p->err();
+
+  httplib::SSLClient anonymous("127.0.0.1", port);
+  anonymous.set_ca_cert_path((dir_ / "certs/ca.pem").string());
+  anonymous.enable_server_certificate_verification(true);
+  auto res = anonymous.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(res->get_header_value("WWW-Authenticate"),
+            "Basic realm=\"cloudaware_exporter\"");
+  anonymous.set_basic_auth("prometheus", "wrong-pw");
+  res = anonymous.Get("/-/healthy");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_FALSE(httplib::Client("127.0.0.1", port).Get("/metrics"))
+      << "plain HTTP answered";
+
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0);
+  EXPECT_EQ(p->err().find("scrape-pw"), std::string::npos) << p->err();
+  EXPECT_EQ(p->err().find(hash), std::string::npos) << p->err();
+}
+
+TEST_F(ExporterBinaryTest, BadWebConfigStopsTheStart) {
+  StartSimulator();
+  WriteFile(dir_ / "c.yml", Config(kStateQuery));
+  const std::string web = (dir_ / "web.yml").string();
+  WriteFile(dir_ / "web.yml", "basic_auth_users:\n  alice: hunter2\n");
+  const std::string want =
+      web +
+      ":2:10: basic_auth_users.alice: is not a bcrypt hash: want $2a$, $2b$ "
+      "or $2y$, a cost from 04 to 31 and 53 more characters, as `htpasswd "
+      "-nbB USER PASSWORD` prints after the ':'";
+
+  auto check =
+      Run({"--config.check", "--config.file=" + (dir_ / "c.yml").string(),
+           "--web.config.file=" + web});
+  ASSERT_EQ(check->Wait(std::chrono::seconds(10)), 1);
+  EXPECT_EQ(check->err(), want + "\n");
+
+  auto p = Run(
+      {"--config.file=" + (dir_ / "c.yml").string(), "--web.config.file=" + web,
+       "--web.listen-address=127.0.0.1:" + std::to_string(FreePort())});
+  ASSERT_EQ(p->Wait(std::chrono::seconds(10)), 1) << p->err();
+  EXPECT_NE(p->err().find("cannot load web config"), std::string::npos)
+      << p->err();
+  EXPECT_EQ(p->err().find("hunter2"), std::string::npos) << p->err();
+
+  // A key that does not belong to the certificate is found at start-up too.
+  ASSERT_TRUE(test_util::MakeCerts(dir_ / "other"));
+  WriteFile(dir_ / "web.yml",
+            "tls_server_config:\n  cert_file: certs/server.pem\n  key_file: "
+            "other/server.key\n");
+  check = Run({"--config.check", "--config.file=" + (dir_ / "c.yml").string(),
+               "--web.config.file=" + web});
+  ASSERT_EQ(check->Wait(std::chrono::seconds(10)), 1);
+  EXPECT_EQ(check->err(), web +
+                              ":3:13: tls_server_config.key_file: the "
+                              "private key in " +
+                              (dir_ / "other/server.key").string() +
+                              " does not belong to the certificate in " +
+                              (dir_ / "certs/server.pem").string() + "\n");
+
+  WriteFile(dir_ / "web.yml",
+            "tls_server_config:\n  cert_file: certs/server.pem\n  key_file: "
+            "certs/server.key\n");
+  check = Run({"--config.check", "--config.file=" + (dir_ / "c.yml").string(),
+               "--web.config.file=" + web});
+  ASSERT_EQ(check->Wait(std::chrono::seconds(10)), 0) << check->err();
+  EXPECT_NE(check->out().find(web + ": OK"), std::string::npos) << check->out();
 }
 
 }  // namespace

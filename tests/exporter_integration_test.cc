@@ -600,6 +600,7 @@ TEST_F(ExporterIntegrationTest, RequestLimitExceededPausesCallsForACycle) {
         << self;
   }
   EXPECT_EQ(Logged("pausing API calls"), 1u) << log_.str();
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 0) << "no call can succeed";
 
   // Within the pause nothing is sent at all.
   sim_->ClearRequestLog();
@@ -662,6 +663,29 @@ TEST_F(ExporterIntegrationTest, DropsSeriesBeyondMaxSeriesAndCountsThem) {
           "cloudaware_query_series_dropped_total")["{query=\"ec2_by_state\"}"],
       8);
   EXPECT_EQ(Logged("dropped series over max_series"), 1u) << log_.str();
+}
+
+TEST_F(ExporterIntegrationTest, AStopDuringAQueryIsNotCountedAsAFailure) {
+  Build(kOneQuery);
+  ASSERT_TRUE(poller_->PollOnce());
+  sim_->AddFaults({{"endpoint", "query"}, {"type", "hang"}});
+  poller_->Start();
+  bool hung = false;
+  for (int i = 0; i < 200 && !hung; ++i) {  // the first run is within 0.5 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    hung = sim_->Stats()["in_flight"].get<int>() > 0;
+  }
+  ASSERT_TRUE(hung);
+  http_->Stop();
+  poller_->Stop();
+  sim_->ClearFaults();
+
+  std::string self = metrics_.Render();
+  EXPECT_TRUE(Series(self, "cloudaware_query_errors_total").empty()) << self;
+  EXPECT_EQ(
+      Series(self, "cloudaware_query_success")["{query=\"ec2_by_state\"}"], 1);
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 1);
+  EXPECT_EQ(Logged("query failed"), 0u) << log_.str();
 }
 
 }  // namespace

@@ -145,19 +145,26 @@ TEST_F(LogTest, RedactsSecretsEverywhere) {
 }
 
 TEST_F(LogTest, RedactPrefersLongestAndUnredactForgets) {
-  AddSecret("abc");
+  AddSecret("abcd");
   AddSecret("abcdef");
   Redact("");  // ignored, or every gap would match
-  LogInfo("abcdef abc");
+  LogInfo("abcdef abcd");
   EXPECT_NE(out_.str().find(R"(msg="<secret> <secret>")"), std::string::npos)
       << out_.str();
 
   out_.str("");
   Unredact("abcdef");
-  Unredact("abc");
+  Unredact("abcd");
   secrets_.clear();
   LogInfo("abcdef");
   EXPECT_NE(out_.str().find("msg=abcdef"), std::string::npos) << out_.str();
+
+  // A string of a few characters would garble every line.
+  out_.str("");
+  Redact("b");
+  LogInfo("obtained a token");
+  EXPECT_NE(out_.str().find(R"(msg="obtained a token")"), std::string::npos)
+      << out_.str();
 }
 
 TEST_F(LogTest, JsonLinesAreValidObjects) {

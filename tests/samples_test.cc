@@ -382,6 +382,23 @@ TEST(SamplesTest, ListsAtMostTenColumnsInErrors) {
   EXPECT_NE(message.find("15 more"), std::string::npos) << message;
 }
 
+TEST(SamplesTest, DeeplyNestedValuesFailWithoutExhaustingTheStack) {
+  // Deep enough to overflow an 8 MiB stack if rendered recursively.
+  std::string nested(200000, '[');
+  nested += std::string(200000, ']');
+  QueryResult result;
+  result.total_size = 1;
+  result.records.push_back(json{{"s", json::parse(nested)}, {"n", 1}});
+  try {
+    ToFamilies(Query(Metric("m", "n", {{"s", "s"}})), result);
+    FAIL() << "a nested label value was accepted";
+  } catch (const CmdbError& e) {
+    EXPECT_EQ(e.code(), "parse");
+    EXPECT_NE(std::string(e.what()).find("holds an array"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(SamplesTest, CapsLongLabelValuesKeepingThemDistinct) {
   EXPECT_EQ(CapLength("short", 16), "short");
   EXPECT_EQ(CapLength(std::string(16, 'a'), 16), std::string(16, 'a'));

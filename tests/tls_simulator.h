@@ -12,7 +12,8 @@
 
 namespace test_util {
 
-// Writes ca.pem, server.pem and server.key (for 127.0.0.1 and localhost)
+// Writes ca.pem, server.pem and server.key (for 127.0.0.1 and localhost),
+// and client.pem and client.key (a client certificate from the same CA),
 // into dir; false if the script failed.
 inline bool MakeCerts(const std::filesystem::path& dir) {
   return std::system(

@@ -1,16 +1,25 @@
 #include "exporter/web.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "bcrypt_util.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -214,6 +223,33 @@ TEST(WebTest, RejectsLargeBodies) {
   EXPECT_EQ(t.reloads, 0);
 }
 
+// curl -X POST sends neither Content-Length nor a body; such a request has
+// no body and must be answered at once, not when the client gives up.
+TEST(WebTest, ReloadWithoutContentLengthIsAnsweredAtOnce) {
+  WebOptions options;
+  options.enable_lifecycle = true;
+  TestServer t(options);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  timeval timeout{3, 0};  // well under the server's 5 s read timeout
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(t.server->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request =
+      "POST /-/reload HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  char buf[256] = {};
+  ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+  ::close(fd);
+  ASSERT_GT(n, 0) << "no answer within 3 s";
+  EXPECT_EQ(std::string(buf).rfind("HTTP/1.1 200", 0), 0u) << buf;
+  EXPECT_EQ(t.reloads, 1);
+}
+
 TEST(WebTest, ConcurrentScrapes) {
   TestServer t;
   std::vector<std::thread> threads;
@@ -286,6 +322,482 @@ TEST(WebTest, BadAddressIsAnError) {
           << e.what();
     }
   }
+}
+
+// TLS, basic auth and headers from a web config. Certificates come from
+// tests/simulator/gen-certs.sh: certs/ (CA, server, client) and other/ (a
+// second, unrelated CA with its own server and client).
+class WebConfigServingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ =
+        new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                  ("web-test-" + std::to_string(::getpid())));
+    for (const char* name : {"certs", "other"}) {
+      const std::string command =
+          std::string(GEN_CERTS_SCRIPT) + " " + (*root_ / name).string();
+      ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    }
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*root_);
+    delete root_;
+  }
+
+  void SetUp() override {
+    dir_ = *root_ /
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::create_directories(dir_);
+    certs_ = *root_ / "certs";
+    other_ = *root_ / "other";
+  }
+
+  // Writes the web config into the test's directory and loads it.
+  WebOptions Options(const std::string& yaml) {
+    std::ofstream(dir_ / "web.yml") << yaml;
+    WebOptions options;
+    options.web_config = LoadWebConfig((dir_ / "web.yml").string());
+    return options;
+  }
+
+  std::string Tls(const std::string& extra = "") const {
+    return "tls_server_config:\n  cert_file: " +
+           (certs_ / "server.pem").string() +
+           "\n  key_file: " + (certs_ / "server.key").string() + "\n" + extra;
+  }
+
+  static std::unique_ptr<httplib::SSLClient> Https(
+      int port, const std::filesystem::path& ca,
+      const std::filesystem::path& client_dir = {}) {
+    auto client =
+        client_dir.empty()
+            ? std::make_unique<httplib::SSLClient>("127.0.0.1", port)
+            : std::make_unique<httplib::SSLClient>(
+                  "127.0.0.1", port, (client_dir / "client.pem").string(),
+                  (client_dir / "client.key").string());
+    client->set_ca_cert_path((ca / "ca.pem").string());
+    client->enable_server_certificate_verification(true);
+    client->set_connection_timeout(5);
+    client->set_read_timeout(5);
+    return client;
+  }
+
+  static std::filesystem::path* root_;
+  std::filesystem::path dir_, certs_, other_;
+};
+
+std::filesystem::path* WebConfigServingTest::root_ = nullptr;
+
+TEST_F(WebConfigServingTest, ServesHttpsWithTheConfiguredCertificate) {
+  TestServer t(Options(Tls()));
+  auto res = Https(t.server->port(), certs_)->Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, Concatenated());
+  // No plain HTTP on the same port, and no certificate from another CA.
+  EXPECT_FALSE(t.client->Get("/metrics"));
+  EXPECT_FALSE(Https(t.server->port(), other_)->Get("/metrics"));
+}
+
+TEST_F(WebConfigServingTest, MinVersionTls13RefusesTls12Clients) {
+  TestServer t(Options(Tls("  min_version: TLS13\n")));
+  auto tls12 = Https(t.server->port(), certs_);
+  SSL_CTX_set_max_proto_version(tls12->ssl_context(), TLS1_2_VERSION);
+  auto res = tls12->Get("/-/healthy");
+  EXPECT_FALSE(res) << res->status;
+
+  auto tls13 = Https(t.server->port(), certs_);
+  SSL_CTX_set_min_proto_version(tls13->ssl_context(), TLS1_3_VERSION);
+  res = tls13->Get("/-/healthy");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(WebConfigServingTest, MaxVersionTls12RefusesTls13OnlyClients) {
+  TestServer t(Options(Tls("  max_version: TLS12\n")));
+  auto tls13 = Https(t.server->port(), certs_);
+  SSL_CTX_set_min_proto_version(tls13->ssl_context(), TLS1_3_VERSION);
+  EXPECT_FALSE(tls13->Get("/-/healthy"));
+  auto res = Https(t.server->port(), certs_)->Get("/-/healthy");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(WebConfigServingTest, CipherSuitesApplyToTls12) {
+  TestServer t(
+      Options(Tls("  max_version: TLS12\n  cipher_suites: "
+                  "[TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]\n")));
+  auto other_suite = Https(t.server->port(), certs_);
+  SSL_CTX_set_cipher_list(other_suite->ssl_context(),
+                          "ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_FALSE(other_suite->Get("/-/healthy"));
+  auto res = Https(t.server->port(), certs_)->Get("/-/healthy");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+// The client's first key share (X25519) is not acceptable, so the server
+// asks for another (a TLS 1.3 HelloRetryRequest) and the settings must hold
+// for the second ClientHello too.
+TEST_F(WebConfigServingTest, CurvePreferencesApply) {
+  TestServer t(Options(Tls("  curve_preferences: [CurveP384]\n")));
+  auto x25519_only = Https(t.server->port(), certs_);
+  SSL_CTX_set1_groups_list(x25519_only->ssl_context(), "X25519");
+  EXPECT_FALSE(x25519_only->Get("/-/healthy"));
+  auto res = Https(t.server->port(), certs_)->Get("/-/healthy");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(WebConfigServingTest, RequireAndVerifyClientCert) {
+  TestServer t(
+      Options(Tls("  client_ca_file: " + (certs_ / "ca.pem").string() +
+                  "\n  client_auth_type: RequireAndVerifyClientCert\n")));
+  const int port = t.server->port();
+  EXPECT_FALSE(Https(port, certs_)->Get("/metrics")) << "no certificate";
+  EXPECT_FALSE(Https(port, certs_, other_)->Get("/metrics"))
+      << "a certificate from another CA";
+  auto res = Https(port, certs_, certs_)->Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, Concatenated());
+}
+
+TEST_F(WebConfigServingTest, RequireAnyClientCertDoesNotVerifyIt) {
+  TestServer t(Options(Tls("  client_auth_type: RequireAnyClientCert\n")));
+  const int port = t.server->port();
+  EXPECT_FALSE(Https(port, certs_)->Get("/-/healthy"));
+  auto res = Https(port, certs_, other_)->Get("/-/healthy");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(WebConfigServingTest, PicksUpARenewedCertificate) {
+  namespace fs = std::filesystem;
+  const auto copy = [&](const fs::path& from, const char* name) {
+    fs::copy_file(from / name, dir_ / name,
+                  fs::copy_options::overwrite_existing);
+  };
+  copy(certs_, "server.pem");
+  copy(certs_, "server.key");
+  TestServer t(
+      Options("tls_server_config: {cert_file: server.pem, "
+              "key_file: server.key}\n"));
+  const int port = t.server->port();
+  auto res = Https(port, certs_)->Get("/-/healthy");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+
+  // Half-way through a renewal the key does not match yet: the old pair
+  // stays in use.
+  copy(other_, "server.pem");
+  res = Https(port, certs_)->Get("/-/healthy");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+
+  copy(other_, "server.key");
+  res = Https(port, other_)->Get("/-/healthy");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_FALSE(Https(port, certs_)->Get("/-/healthy"));
+}
+
+class WebAuthTest : public WebConfigServingTest {
+ protected:
+  void SetUp() override {
+    WebConfigServingTest::SetUp();
+    users_ =
+        "basic_auth_users:\n  alice: " + test_util::BcryptHash("alice-pw") +
+        "\n  bob: " + test_util::BcryptHash("bob-pw") + "\n";
+  }
+
+  static void ExpectUnauthorized(const httplib::Result& res,
+                                 const std::string& what) {
+    ASSERT_TRUE(res) << what << ": " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 401) << what;
+    EXPECT_EQ(res->get_header_value("WWW-Authenticate"),
+              "Basic realm=\"cloudaware_exporter\"")
+        << what;
+    EXPECT_EQ(res->body, "Unauthorized\n") << what;
+  }
+
+  std::string users_;
+};
+
+TEST_F(WebAuthTest, EveryEndpointNeedsCredentials) {
+  WebOptions options = Options(users_);
+  options.enable_lifecycle = true;
+  TestServer t(std::move(options));
+  t.ready = true;
+  for (const char* path :
+       {"/metrics", "/", "/-/healthy", "/-/ready", "/nope"}) {
+    ExpectUnauthorized(t.client->Get(path), path);
+  }
+  ExpectUnauthorized(t.client->Post("/-/reload"), "POST /-/reload");
+  ExpectUnauthorized(t.client->Post("/metrics"), "POST /metrics");
+  EXPECT_EQ(t.reloads, 0);
+
+  t.client->set_basic_auth("alice", "alice-pw");
+  for (const char* path : {"/metrics", "/", "/-/healthy", "/-/ready"}) {
+    auto res = t.client->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 200) << path;
+  }
+  auto res = t.client->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, Concatenated());
+  res = t.client->Get("/nope");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  res = t.client->Post("/-/reload");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(t.reloads, 1);
+}
+
+TEST_F(WebAuthTest, BadCredentialsAllLookTheSame) {
+  TestServer t(Options(users_));
+  httplib::Client c("127.0.0.1", t.server->port());
+  ExpectUnauthorized(c.Get("/metrics"), "no header");
+  c.set_basic_auth("alice", "bob-pw");
+  ExpectUnauthorized(c.Get("/metrics"), "wrong password");
+  c.set_basic_auth("carol", "alice-pw");
+  ExpectUnauthorized(c.Get("/metrics"), "unknown user");
+  for (const char* header :
+       {"Basic !!!", "Basic", "Bearer abc", "Basic YWxpY2U="}) {
+    ExpectUnauthorized(t.client->Get("/metrics", {{"Authorization", header}}),
+                       header);
+  }
+  // Two Authorization headers, even if both are right.
+  ExpectUnauthorized(
+      t.client->Get("/metrics",
+                    {{"Authorization", "Basic YWxpY2U6YWxpY2UtcHc="},
+                     {"Authorization", "Basic Ym9iOmJvYi1wdw=="}}),
+      "two headers");
+  c.set_basic_auth("bob", "bob-pw");
+  auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(WebAuthTest, ASuccessIsCached) {
+  TestServer t(Options(users_));
+  t.client->set_basic_auth("alice", "alice-pw");
+  for (int i = 0; i < 3; ++i) {
+    auto res = t.client->Get("/metrics");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+  }
+  EXPECT_EQ(t.server->auth_stats().bcrypt_runs, 1u);
+}
+
+// Several clients send wrong passwords the caches have not seen, as fast
+// as they can: each gets 401, and never do two bcrypt computations run at
+// once (the default allows one). Counted, not timed.
+TEST_F(WebAuthTest, FloodOfWrongPasswordsRunsOneBcryptAtATime) {
+  // Cost 6: a few milliseconds, so that the clients do contend.
+  const std::string users =
+      "basic_auth_users:\n  alice: " + test_util::BcryptHash("alice-pw", 6) +
+      "\n";
+  TestServer t(Options(users));
+  constexpr int kThreads = 6;
+  constexpr int kAttempts = 8;
+  std::atomic<int> unauthorized{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", t.server->port());
+      c.set_read_timeout(30);
+      for (int j = 0; j < kAttempts; ++j) {
+        c.set_basic_auth(
+            i % 2 ? "alice" : "mallory",
+            "guess-" + std::to_string(i) + "-" + std::to_string(j));
+        auto res = c.Get("/metrics");
+        if (res && res->status == 401) ++unauthorized;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(unauthorized.load(), kThreads * kAttempts);
+  const BasicAuth::Stats stats = t.server->auth_stats();
+  EXPECT_EQ(stats.bcrypt_runs + stats.busy,
+            static_cast<uint64_t>(kThreads * kAttempts));
+  EXPECT_GE(stats.bcrypt_runs, 1u);
+  EXPECT_EQ(stats.max_concurrent_seen, BasicAuthOptions{}.max_concurrent);
+
+  t.client->set_basic_auth("alice", "alice-pw");
+  auto res = t.client->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(WebAuthTest, TlsAndBasicAuthTogether) {
+  TestServer t(Options(Tls() + users_));
+  auto c = Https(t.server->port(), certs_);
+  ExpectUnauthorized(c->Get("/metrics"), "no credentials over TLS");
+  c->set_basic_auth("bob", "bob-pw");
+  auto res = c->Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, Concatenated());
+}
+
+TEST_F(WebAuthTest, ConfiguredHeadersOnEveryAnswer) {
+  TestServer t(Options(users_ + R"(http_server_config:
+  headers:
+    X-Frame-Options: deny
+    X-Content-Type-Options: nosniff
+    Content-Security-Policy: default-src 'self'
+)"));
+  auto check = [](const httplib::Result& res, int status) {
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status);
+    EXPECT_EQ(res->get_header_value("X-Frame-Options"), "deny");
+    EXPECT_EQ(res->get_header_value("Content-Security-Policy"),
+              "default-src 'self'");
+    // Set by default as well, and still sent once.
+    EXPECT_EQ(res->get_header_value_count("X-Content-Type-Options"), 1u);
+  };
+  check(t.client->Get("/metrics"), 401);
+  t.client->set_basic_auth("alice", "alice-pw");
+  check(t.client->Get("/metrics"), 200);
+  check(t.client->Get("/nope"), 404);
+}
+
+TEST_F(WebAuthTest, ReloadAppliesNewUsersAndKeepsTheOldOnesOnError) {
+  WebOptions options = Options(users_);
+  options.enable_lifecycle = true;
+  TestServer t(std::move(options));
+  httplib::Client alice("127.0.0.1", t.server->port());
+  alice.set_basic_auth("alice", "alice-pw");
+  httplib::Client carol("127.0.0.1", t.server->port());
+  carol.set_basic_auth("carol", "carol-pw");
+  ASSERT_EQ(alice.Get("/metrics")->status, 200);
+  ASSERT_EQ(carol.Get("/metrics")->status, 401);
+
+  std::ofstream(dir_ / "web.yml")
+      << "basic_auth_users:\n  carol: " << test_util::BcryptHash("carol-pw")
+      << "\n";
+  auto res = alice.Post("/-/reload");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(alice.Get("/metrics")->status, 401);
+  EXPECT_EQ(carol.Get("/metrics")->status, 200);
+
+  const std::string file = (dir_ / "web.yml").string();
+  std::ofstream(dir_ / "web.yml") << "basic_auth_users:\n  carol: hunter2\n";
+  res = carol.Post("/-/reload");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(res->body, "failed to reload web config: " + file +
+                           ":2:10: basic_auth_users.carol: is not a bcrypt "
+                           "hash: want $2a$, $2b$ or $2y$, a cost from 04 to "
+                           "31 and 53 more characters, as `htpasswd -nbB "
+                           "USER PASSWORD` prints after the ':'\n");
+  EXPECT_EQ(carol.Get("/metrics")->status, 200);
+
+  // The listener cannot change from HTTP to HTTPS under way.
+  std::ofstream(dir_ / "web.yml") << Tls();
+  EXPECT_EQ(t.server->ReloadWebConfig(),
+            file +
+                ": tls_server_config: turning TLS on or off needs a "
+                "restart");
+  EXPECT_EQ(carol.Get("/metrics")->status, 200);
+
+  // Nothing configured any more: open to all.
+  std::ofstream(dir_ / "web.yml") << "";
+  EXPECT_EQ(t.server->ReloadWebConfig(), "");
+  EXPECT_EQ(t.client->Get("/metrics")->status, 200);
+}
+
+TEST_F(WebConfigServingTest, ReloadAppliesNewTlsSettings) {
+  TestServer t(Options(Tls()));
+  // A new client each time: a kept-alive connection would skip the
+  // handshake.
+  auto tls12_get = [&] {
+    auto client = Https(t.server->port(), certs_);
+    SSL_CTX_set_max_proto_version(client->ssl_context(), TLS1_2_VERSION);
+    return client->Get("/-/healthy");
+  };
+  auto res = tls12_get();
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+
+  std::ofstream(dir_ / "web.yml") << Tls("  min_version: TLS13\n");
+  ASSERT_EQ(t.server->ReloadWebConfig(), "");
+  EXPECT_FALSE(tls12_get());
+}
+
+// deploy/examples/web-config.yml, with certificates where it expects them.
+TEST_F(WebConfigServingTest, ShippedExampleWorks) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir_ / "tls");
+  fs::copy_file(certs_ / "server.pem", dir_ / "tls/server.pem");
+  fs::copy_file(certs_ / "server.key", dir_ / "tls/server.key");
+  fs::copy_file(EXAMPLE_WEB_CONFIG, dir_ / "web-config.yml");
+  WebOptions options;
+  options.web_config = LoadWebConfig((dir_ / "web-config.yml").string());
+  CheckWebConfig(*options.web_config);
+  TestServer t(std::move(options));
+  auto c = Https(t.server->port(), certs_);
+  auto res = c->Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(res->get_header_value("X-Frame-Options"), "deny");
+  c->set_basic_auth("prometheus", "change-me");
+  res = c->Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Strict-Transport-Security"),
+            "max-age=31536000");
+}
+
+TEST_F(WebConfigServingTest, CheckWebConfigLoadsTheFiles) {
+  namespace fs = std::filesystem;
+  const std::string file = (dir_ / "web.yml").string();
+  auto error_of = [&](const std::string& yaml) -> std::string {
+    try {
+      CheckWebConfig(*Options(yaml).web_config);
+    } catch (const WebConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_of(Tls()), "");
+
+  std::ofstream(dir_ / "junk.pem") << "not a certificate\n";
+  const std::string junk = (dir_ / "junk.pem").string();
+  std::string error = error_of(
+      "tls_server_config:\n  cert_file: junk.pem\n"
+      "  key_file: " +
+      (certs_ / "server.key").string() + "\n");
+  EXPECT_EQ(error.rfind(file +
+                            ":2:14: tls_server_config.cert_file: no PEM "
+                            "certificate in " +
+                            junk + ": ",
+                        0),
+            0u)
+      << error;
+
+  EXPECT_EQ(
+      error_of("tls_server_config:\n  cert_file: " +
+               (certs_ / "server.pem").string() + "\n  key_file: junk.pem\n"),
+      file +
+          ":3:13: tls_server_config.key_file: no unencrypted PEM "
+          "private key in " +
+          junk);
+
+  EXPECT_EQ(error_of("tls_server_config:\n  cert_file: " +
+                     (certs_ / "server.pem").string() + "\n  key_file: " +
+                     (other_ / "server.key").string() + "\n"),
+            file + ":3:13: tls_server_config.key_file: the private key in " +
+                (other_ / "server.key").string() +
+                " does not belong to the certificate in " +
+                (certs_ / "server.pem").string());
+
+  EXPECT_EQ(
+      error_of(Tls("  client_ca_file: junk.pem\n  client_auth_type: "
+                   "RequireAndVerifyClientCert\n")),
+      file + ":4:19: tls_server_config.client_ca_file: no PEM certificate in " +
+          junk);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #!/bin/sh
-# Makes a throwaway CA and a server certificate for 127.0.0.1 and localhost.
+# Makes a throwaway CA, a server certificate for 127.0.0.1 and localhost, and
+# a client certificate (CN=scraper, for tests of client certificate auth).
 # usage: gen-certs.sh DIR   -> DIR/ca.pem DIR/server.pem DIR/server.key
+#                              DIR/client.pem DIR/client.key
 set -eu
 dir=${1:?usage: gen-certs.sh DIR}
 mkdir -p "$dir"
@@ -13,4 +15,9 @@ openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
   -extfile server.ext -out server.pem 2>/dev/null
-rm -f server.csr server.ext ca.srl
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=scraper" \
+  -keyout client.key -out client.csr 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+  -extfile client.ext -out client.pem 2>/dev/null
+rm -f server.csr server.ext client.csr client.ext ca.srl
