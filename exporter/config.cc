@@ -1,21 +1,17 @@
 #include "exporter/config.h"
 
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
-#include <sstream>
 
 #include "exporter/duration.h"
+#include "exporter/yaml_reader.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -51,49 +47,6 @@ constexpr auto kOwnMetrics = std::to_array<std::string_view>({
     "cloudaware_query_series_dropped_total",
     "cloudaware_query_interval_seconds",
 });
-
-// Reads at most `limit` bytes. Returns the problem (strerror text), or
-// nullopt on success.
-std::optional<std::string> ReadFile(const std::string& path, size_t limit,
-                                    std::string* content) {
-  errno = 0;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return std::strerror(errno);
-  content->clear();
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
-    content->append(buf, n);
-    if (content->size() > limit) {
-      std::fclose(f);
-      return "larger than " + std::to_string(limit) + " bytes";
-    }
-  }
-  // Reading a directory fails here (EISDIR), not in fopen.
-  int error = std::ferror(f) ? errno : 0;
-  std::fclose(f);
-  if (error != 0) return std::strerror(error);
-  return std::nullopt;
-}
-
-// A value echoed in a message: quoted, on one line, and short, since the
-// input may be arbitrary bytes.
-std::string Quote(std::string_view s) {
-  constexpr size_t kMax = 80;
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out + "'";
-}
 
 bool IsName(std::string_view s, bool allow_colon) {
   auto first = [&](char c) {
@@ -138,119 +91,20 @@ bool IsDigits(std::string_view s) {
                                    [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Records where the first non-empty node of a document starts.
-class FirstContent : public YAML::EventHandler {
- public:
-  std::optional<YAML::Mark> mark;
-
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Note(m); }
-  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    Note(m);
-  }
-  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    Note(m);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    Note(m);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void Note(const YAML::Mark& m) {
-    if (!mark) mark = m;
-  }
-};
-
-// Where a second document with content starts, if there is one. Not
-// YAML::LoadAll(): in yaml-cpp 0.7 it loops forever, allocating, on inputs
-// such as "," (jbeder/yaml-cpp#1040, fixed upstream by #1319). A second
-// document that is only null is how that bug shows up here, so it is
-// ignored.
-std::optional<YAML::Mark> SecondDocument(const std::string& yaml) {
-  std::istringstream in(yaml);
-  YAML::Parser parser(in);
-  FirstContent first, second;
-  if (!parser.HandleNextDocument(first)) return std::nullopt;
-  if (!parser.HandleNextDocument(second)) return std::nullopt;
-  return second.mark;
-}
-
-std::string KindName(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return "a string";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    default:
-      return "nothing";
-  }
-}
-
-std::string Child(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-std::string Index(const std::string& path, size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
-
-// A node and its path in the document, for messages.
-struct Item {
-  YAML::Node node;
-  std::string path;
-};
-
-// A mapping whose keys have been checked.
-struct Mapping {
-  struct Entry {
-    std::string key;
-    YAML::Node key_node;
-    Item value;
-  };
-  Item item;
-  std::vector<Entry> entries;
-
-  // Absent and null (`key:` with nothing after it) are the same.
-  std::optional<Item> Get(std::string_view key) const {
-    for (const auto& e : entries) {
-      if (e.key == key && !e.value.node.IsNull()) return e.value;
-    }
-    return std::nullopt;
-  }
-};
-
-class Parser {
+class Parser : public YamlReader {
  public:
   Parser(const std::string& file, const EnvLookup& env)
-      : file_(file), env_(env) {}
+      : YamlReader(file), env_(env) {}
 
   Config Parse(std::string_view yaml);
 
  private:
-  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& path,
-                         const std::string& problem) const;
-  [[noreturn]] void Fail(const Item& item, const std::string& problem) const {
-    Fail(item.node.Mark(), item.path, problem);
-  }
+  [[noreturn]] void Throw(std::string message) const override;
 
-  // `known` empty: any key is allowed (label maps).
-  Mapping Map(const Item& item, std::initializer_list<std::string_view> known,
-              const std::string& what = "a mapping") const;
-  std::vector<Item> List(const Item& item, const std::string& what) const;
-  Item Required(const Mapping& m, std::string_view key) const;
-
-  std::string String(const Item& item) const;
+  // Also expands ${VAR} and checks that the result is UTF-8.
+  std::string String(const Item& item) const override;
   std::string NonEmpty(const Item& item) const;
-  std::string ExpandEnv(const Item& item) const;
+  std::string ExpandEnv(const Item& item, const std::string& in) const;
   milliseconds Duration(const Item& item, milliseconds min) const;
   int64_t Integer(const Item& item, int64_t min, int64_t max) const;
   // A byte count: an integer, or one with a KiB, MiB or GiB suffix.
@@ -268,7 +122,6 @@ class Parser {
   std::string LabelName(const Item& item, const std::string& name,
                         std::string_view hint = "") const;
 
-  const std::string& file_;
   const EnvLookup& env_;
   // Scrubbed from every message, in case the secret also reached another
   // field through an alias or a shared environment variable.
@@ -277,81 +130,20 @@ class Parser {
   std::map<std::string, std::string> metric_paths_;  // name -> path
 };
 
-void Parser::Fail(const YAML::Mark& mark, const std::string& path,
-                  const std::string& problem) const {
-  std::string msg = file_;
-  if (!mark.is_null()) {
-    msg += ":" + std::to_string(mark.line + 1) + ":" +
-           std::to_string(mark.column + 1);
-  }
-  msg += ": ";
-  if (!path.empty()) msg += path + ": ";
-  msg += problem;
+void Parser::Throw(std::string message) const {
   const std::string redacted = Secret().ToString();
   for (const auto& secret : secrets_) {
     if (secret.empty()) continue;
-    for (size_t at = msg.find(secret); at != std::string::npos;
-         at = msg.find(secret, at + redacted.size())) {
-      msg.replace(at, secret.size(), redacted);
+    for (size_t at = message.find(secret); at != std::string::npos;
+         at = message.find(secret, at + redacted.size())) {
+      message.replace(at, secret.size(), redacted);
     }
   }
-  throw ConfigError(msg);
-}
-
-Mapping Parser::Map(const Item& item,
-                    std::initializer_list<std::string_view> known,
-                    const std::string& what) const {
-  if (!item.node.IsMap()) {
-    Fail(item, "must be " + what + ", got " + KindName(item.node));
-  }
-  Mapping m{item, {}};
-  for (const auto& pair : item.node) {
-    const YAML::Node& key = pair.first;
-    if (!key.IsScalar()) {
-      Fail(key.Mark(), item.path,
-           "keys must be plain strings, got " + KindName(key));
-    }
-    std::string name = key.Scalar();
-    std::string path = Child(item.path, name);
-    if (known.size() > 0 &&
-        std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string names;
-      for (auto k : known) {
-        names += (names.empty() ? "" : ", ") + std::string(k);
-      }
-      Fail(key.Mark(), path,
-           "unknown key " + Quote(name) + " (known: " + names + ")");
-    }
-    for (const auto& e : m.entries) {
-      if (e.key == name) Fail(key.Mark(), path, "duplicate key " + Quote(name));
-    }
-    m.entries.push_back({name, key, Item{pair.second, path}});
-  }
-  return m;
-}
-
-std::vector<Item> Parser::List(const Item& item,
-                               const std::string& what) const {
-  if (!item.node.IsSequence()) {
-    Fail(item, "must be " + what + ", got " + KindName(item.node));
-  }
-  std::vector<Item> out;
-  for (size_t i = 0; i < item.node.size(); ++i) {
-    out.push_back({item.node[i], Index(item.path, i)});
-  }
-  return out;
-}
-
-Item Parser::Required(const Mapping& m, std::string_view key) const {
-  if (auto v = m.Get(key)) return *v;
-  Fail(m.item.node.Mark(), Child(m.item.path, key), "is required");
+  throw ConfigError(message);
 }
 
 std::string Parser::String(const Item& item) const {
-  if (!item.node.IsScalar()) {
-    Fail(item, "must be a string, got " + KindName(item.node));
-  }
-  std::string s = ExpandEnv(item);
+  std::string s = ExpandEnv(item, YamlReader::String(item));
   // yaml-cpp passes bytes through; metric text and the dump need UTF-8.
   if (!IsUtf8(s)) Fail(item, "must be UTF-8 text");
   return s;
@@ -365,8 +157,7 @@ std::string Parser::NonEmpty(const Item& item) const {
 }
 
 // Messages here never quote the text itself: it may be the client secret.
-std::string Parser::ExpandEnv(const Item& item) const {
-  const std::string& in = item.node.Scalar();
+std::string Parser::ExpandEnv(const Item& item, const std::string& in) const {
   std::string out;
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '$' || i + 1 == in.size()) {
@@ -526,7 +317,7 @@ std::string Parser::Url(const Item& item, bool port_required,
 std::string Parser::ResolvePath(const std::string& path) const {
   std::filesystem::path p(path);
   if (p.is_absolute()) return path;
-  return (std::filesystem::path(file_).parent_path() / p).string();
+  return (std::filesystem::path(file()).parent_path() / p).string();
 }
 
 Config Parser::Parse(std::string_view yaml) {
@@ -547,7 +338,7 @@ Config Parser::Parse(std::string_view yaml) {
                     "a mapping with the keys cloudaware, defaults and queries");
 
   Config config;
-  config.file = file_;
+  config.file = file();
   config.cloudaware = ParseCloudaware(Required(top, "cloudaware"));
   if (auto defaults = top.Get("defaults")) {
     Mapping m = Map(*defaults, {"interval", "stale_after", "max_series",
@@ -653,12 +444,7 @@ CloudawareConfig Parser::ParseCloudaware(const Item& item) {
       }
     }
     if (auto skip = tls.Get("insecure_skip_verify")) {
-      std::string s = String(*skip);
-      if (s == "true" || s == "True" || s == "TRUE") {
-        c.tls.insecure_skip_verify = true;
-      } else if (s != "false" && s != "False" && s != "FALSE") {
-        Fail(*skip, "must be true or false, got " + Quote(s));
-      }
+      c.tls.insecure_skip_verify = Bool(*skip);
     }
   }
   if (auto v = m.Get("proxy_url")) {

@@ -1,17 +1,14 @@
 #include "exporter/web_config.h"
 
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <initializer_list>
-#include <sstream>
+
+#include "exporter/yaml_reader.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -76,46 +73,6 @@ const std::array<AllowedHeader, 5>& AllowedHeaders() {
   return headers;
 }
 
-std::optional<std::string> ReadFile(const std::string& path, size_t limit,
-                                    std::string* content) {
-  errno = 0;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return std::strerror(errno);
-  content->clear();
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
-    content->append(buf, n);
-    if (content->size() > limit) {
-      std::fclose(f);
-      return "larger than " + std::to_string(limit) + " bytes";
-    }
-  }
-  // Reading a directory fails here (EISDIR), not in fopen.
-  const int error = std::ferror(f) ? errno : 0;
-  std::fclose(f);
-  if (error != 0) return std::strerror(error);
-  return std::nullopt;
-}
-
-// A value echoed in a message: quoted, on one line, and short.
-std::string Quote(std::string_view s) {
-  constexpr size_t kMax = 80;
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out + "'";
-}
-
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -124,110 +81,22 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-// Whether a YAML document after the first has content. Not YAML::LoadAll():
-// in yaml-cpp 0.7 it loops forever on inputs such as ","
-// (jbeder/yaml-cpp#1040); a null second document is how that bug shows up
-// here, so it is ignored.
-class FirstContent : public YAML::EventHandler {
+class Parser : public YamlReader {
  public:
-  std::optional<YAML::Mark> mark;
-
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Note(m); }
-  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    Note(m);
-  }
-  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    Note(m);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    Note(m);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void Note(const YAML::Mark& m) {
-    if (!mark) mark = m;
-  }
-};
-
-std::optional<YAML::Mark> SecondDocument(const std::string& yaml) {
-  std::istringstream in(yaml);
-  YAML::Parser parser(in);
-  FirstContent first, second;
-  if (!parser.HandleNextDocument(first)) return std::nullopt;
-  if (!parser.HandleNextDocument(second)) return std::nullopt;
-  return second.mark;
-}
-
-std::string KindName(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return "a string";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    default:
-      return "nothing";
-  }
-}
-
-std::string Child(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-struct Item {
-  YAML::Node node;
-  std::string path;
-};
-
-struct Mapping {
-  struct Entry {
-    std::string key;
-    YAML::Node key_node;
-    Item value;
-  };
-  Item item;
-  std::vector<Entry> entries;
-
-  // Absent and null (`key:` with nothing after it) are the same.
-  std::optional<Item> Get(std::string_view key) const {
-    for (const auto& e : entries) {
-      if (e.key == key && !e.value.node.IsNull()) return e.value;
-    }
-    return std::nullopt;
-  }
-};
-
-class Parser {
- public:
-  explicit Parser(const std::string& file) : file_(file) {}
+  explicit Parser(const std::string& file) : YamlReader(file) {}
 
   WebConfig Parse(std::string_view yaml);
 
  private:
-  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& path,
-                         const std::string& problem) const;
-  [[noreturn]] void Fail(const Item& item, const std::string& problem) const {
-    Fail(item.node.Mark(), item.path, problem);
+  [[noreturn]] void Throw(std::string message) const override {
+    throw WebConfigError(message);
   }
   std::string Where(const Item& item) const;
 
-  // `known` empty: any key is allowed. `unsupported`: exporter-toolkit keys
-  // this exporter does not implement, refused with a message that says so.
+  // `unsupported`: exporter-toolkit keys this exporter does not implement,
+  // refused with a message that says so.
   Mapping Map(const Item& item, std::initializer_list<std::string_view> known,
               std::initializer_list<std::string_view> unsupported = {}) const;
-  std::vector<Item> List(const Item& item) const;
-  Item Required(const Mapping& m, std::string_view key) const;
-  std::string String(const Item& item) const;
-  bool Bool(const Item& item) const;
   size_t OneOf(const Item& item,
                std::initializer_list<std::string_view> choices) const;
   WebConfigFile File(const Item& item) const;
@@ -235,94 +104,25 @@ class Parser {
   std::optional<WebTlsConfig> ParseTls(const Item& item) const;
   void ParseHttp(const Item& item, WebConfig& config) const;
   void ParseUsers(const Item& item, WebConfig& config) const;
-
-  const std::string& file_;
 };
-
-void Parser::Fail(const YAML::Mark& mark, const std::string& path,
-                  const std::string& problem) const {
-  std::string msg = file_;
-  if (!mark.is_null()) {
-    msg += ":" + std::to_string(mark.line + 1) + ":" +
-           std::to_string(mark.column + 1);
-  }
-  msg += ": ";
-  if (!path.empty()) msg += path + ": ";
-  throw WebConfigError(msg + problem);
-}
 
 std::string Parser::Where(const Item& item) const {
   const YAML::Mark mark = item.node.Mark();
-  return file_ + ":" + std::to_string(mark.line + 1) + ":" +
+  return file() + ":" + std::to_string(mark.line + 1) + ":" +
          std::to_string(mark.column + 1) + ": " + item.path;
 }
 
-Mapping Parser::Map(const Item& item,
-                    std::initializer_list<std::string_view> known,
-                    std::initializer_list<std::string_view> unsupported) const {
-  if (!item.node.IsMap()) {
-    Fail(item, "must be a mapping, got " + KindName(item.node));
-  }
-  Mapping m{item, {}};
-  for (const auto& pair : item.node) {
-    const YAML::Node& key = pair.first;
-    if (!key.IsScalar()) {
-      Fail(key.Mark(), item.path,
-           "keys must be plain strings, got " + KindName(key));
-    }
-    const std::string name = key.Scalar();
-    const std::string path = Child(item.path, name);
-    if (std::find(unsupported.begin(), unsupported.end(), name) !=
+YamlReader::Mapping Parser::Map(
+    const Item& item, std::initializer_list<std::string_view> known,
+    std::initializer_list<std::string_view> unsupported) const {
+  return YamlReader::Map(item, known, "a mapping", [&](const Item& key) {
+    if (std::find(unsupported.begin(), unsupported.end(), key.node.Scalar()) !=
         unsupported.end()) {
-      Fail(key.Mark(), path,
+      Fail(key,
            "is an exporter-toolkit setting that cloudaware_exporter does not "
            "support");
     }
-    if (known.size() > 0 &&
-        std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string names;
-      for (auto k : known) {
-        names += (names.empty() ? "" : ", ") + std::string(k);
-      }
-      Fail(key.Mark(), path,
-           "unknown key " + Quote(name) + " (known: " + names + ")");
-    }
-    for (const auto& e : m.entries) {
-      if (e.key == name) Fail(key.Mark(), path, "duplicate key " + Quote(name));
-    }
-    m.entries.push_back({name, key, Item{pair.second, path}});
-  }
-  return m;
-}
-
-std::vector<Item> Parser::List(const Item& item) const {
-  if (!item.node.IsSequence()) {
-    Fail(item, "must be a list, got " + KindName(item.node));
-  }
-  std::vector<Item> out;
-  for (size_t i = 0; i < item.node.size(); ++i) {
-    out.push_back({item.node[i], item.path + "[" + std::to_string(i) + "]"});
-  }
-  return out;
-}
-
-Item Parser::Required(const Mapping& m, std::string_view key) const {
-  if (auto v = m.Get(key)) return *v;
-  Fail(m.item.node.Mark(), Child(m.item.path, key), "is required");
-}
-
-std::string Parser::String(const Item& item) const {
-  if (!item.node.IsScalar()) {
-    Fail(item, "must be a string, got " + KindName(item.node));
-  }
-  return item.node.Scalar();
-}
-
-bool Parser::Bool(const Item& item) const {
-  const std::string s = String(item);
-  if (s == "true" || s == "True" || s == "TRUE") return true;
-  if (s == "false" || s == "False" || s == "FALSE") return false;
-  Fail(item, "must be true or false, got " + Quote(s));
+  });
 }
 
 size_t Parser::OneOf(const Item& item,
@@ -341,7 +141,7 @@ WebConfigFile Parser::File(const Item& item) const {
   const std::string s = String(item);
   if (s.empty()) Fail(item, "must not be empty");
   std::filesystem::path p(s);
-  if (!p.is_absolute()) p = std::filesystem::path(file_).parent_path() / p;
+  if (!p.is_absolute()) p = std::filesystem::path(file()).parent_path() / p;
   WebConfigFile f{p.string(), Where(item)};
   std::string content;
   if (auto err = ReadFile(f.path, kMaxPemBytes, &content)) {
@@ -362,7 +162,7 @@ WebConfig Parser::Parse(std::string_view text) {
   }
   if (second) Fail(*second, "", "must hold a single YAML document");
   WebConfig config;
-  config.file = file_;
+  config.file = file();
   // Like exporter-toolkit, an empty file enables nothing.
   if (root.IsNull()) return config;
   Mapping top =
