@@ -22,6 +22,7 @@
 #include "exporter/self_metrics.h"
 #include "exporter/token_source.h"
 #include "exporter/web.h"
+#include "exposition_util.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
 #include "tls_simulator.h"
@@ -35,22 +36,7 @@ using cmdb_simulator::Simulator;
 using cmdb_simulator::Table;
 using cmdb_simulator::Value;
 
-// name{labels} -> value, for the series of one metric in an exposition.
-std::map<std::string, double> Series(const std::string& text,
-                                     const std::string& metric) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t end = line.find_first_of("{ ");
-    if (line.substr(0, end) != metric) continue;
-    size_t space = line.rfind(' ');
-    std::string labels =
-        line[end] == '{' ? line.substr(end, line.rfind('}') - end + 1) : "";
-    out[labels] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
+using test_util::Series;
 
 std::string Joined(const Collector& collector) {
   std::string text;

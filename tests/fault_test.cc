@@ -35,6 +35,7 @@
 #include "exporter/self_metrics.h"
 #include "exporter/token_source.h"
 #include "exporter/web.h"
+#include "exposition_util.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
 #include "tls_simulator.h"
@@ -148,22 +149,7 @@ class LockedStringBuf : public std::streambuf {
   std::string text_;
 };
 
-// name{labels} -> value, for the series of one metric in an exposition.
-std::map<std::string, double> Series(const std::string& text,
-                                     const std::string& metric) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t end = line.find_first_of("{ ");
-    if (end == std::string::npos || line.substr(0, end) != metric) continue;
-    size_t space = line.rfind(' ');
-    std::string labels =
-        line[end] == '{' ? line.substr(end, line.rfind('}') - end + 1) : "";
-    out[labels] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
+using test_util::Series;
 
 double Value(const std::string& text, const std::string& metric,
              const std::string& labels = "") {
