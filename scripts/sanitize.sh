@@ -17,7 +17,10 @@ deploy/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== build ($kind sanitizer)"
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLOUDAWARE_WERROR=ON \
+# Not -Werror: the sanitizers make GCC 12 warn falsely inside libstdc++
+# (-Wmaybe-uninitialized in <regex>); ./scripts/test.sh holds the code to
+# -Werror.
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLOUDAWARE_WERROR=OFF \
   -DCLOUDAWARE_SANITIZE="$kind" >/dev/null
 cmake --build "$dir" -j "$jobs"
 
