@@ -11,6 +11,7 @@
 #include <map>
 
 #include "exporter/duration.h"
+#include "exporter/file_util.h"
 #include "exporter/yaml_reader.h"
 
 namespace cloudaware_exporter {
@@ -471,15 +472,8 @@ void Parser::ParseSecret(const Mapping& m, CloudawareConfig& c) {
   }
   c.client_secret_file = ResolvePath(NonEmpty(*file));
   std::string content;
-  if (auto err = ReadFile(c.client_secret_file, kMaxSecretBytes, &content)) {
-    Fail(*file,
-         "cannot read secret file " + c.client_secret_file + ": " + *err);
-  }
-  // Files written by `echo` or editors end in a newline that is not part of
-  // the secret.
-  content.erase(content.find_last_not_of(" \t\r\n\f\v") + 1);
-  if (content.empty()) {
-    Fail(*file, "secret file " + c.client_secret_file + " is empty");
+  if (auto problem = ReadSecretFile(c.client_secret_file, &content)) {
+    Fail(*file, *problem);
   }
   secrets_.push_back(content);
   c.client_secret = Secret(std::move(content));
@@ -651,6 +645,16 @@ YAML::Emitter& operator<<(YAML::Emitter& out, const Escaped& value) {
 }
 
 }  // namespace
+
+std::optional<std::string> ReadSecretFile(const std::string& path,
+                                          std::string* secret) {
+  if (auto err = ReadFile(path, kMaxSecretBytes, secret)) {
+    return "cannot read secret file " + path + ": " + *err;
+  }
+  secret->erase(secret->find_last_not_of(" \t\r\n\f\v") + 1);
+  if (secret->empty()) return "secret file " + path + " is empty";
+  return std::nullopt;
+}
 
 std::ostream& operator<<(std::ostream& os, const Secret& secret) {
   return os << secret.ToString();

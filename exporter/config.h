@@ -126,6 +126,13 @@ using EnvLookup =
 // The process environment (getenv).
 EnvLookup ProcessEnv();
 
+// Reads a client secret file (at most 64 KiB) into *secret, without the
+// trailing whitespace that `echo` and editors add. Returns the problem
+// ("cannot read secret file <path>: <why>", "secret file <path> is empty"),
+// or nullopt on success. The secret itself never appears in the problem.
+std::optional<std::string> ReadSecretFile(const std::string& path,
+                                          std::string* secret);
+
 // Reads and checks the config file. Throws ConfigError on the first problem.
 Config LoadConfig(const std::string& path, const EnvLookup& env = ProcessEnv());
 

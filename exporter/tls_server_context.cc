@@ -3,7 +3,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -70,30 +69,6 @@ BioPtr OpenFile(const WebConfigFile& file) {
 }
 
 }  // namespace
-
-struct TlsServerContext::FileStamp {
-  bool exists = false;
-  dev_t device = 0;
-  ino_t inode = 0;
-  off_t size = 0;
-  int64_t mtime_sec = 0;
-  int64_t mtime_nsec = 0;
-
-  bool operator==(const FileStamp&) const = default;
-
-  static FileStamp Of(const std::string& path) {
-    FileStamp s;
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) return s;
-    s.exists = true;
-    s.device = st.st_dev;
-    s.inode = st.st_ino;
-    s.size = st.st_size;
-    s.mtime_sec = st.st_mtim.tv_sec;
-    s.mtime_nsec = st.st_mtim.tv_nsec;
-    return s;
-  }
-};
 
 // What the files held when they were last read.
 struct TlsServerContext::Material {
@@ -333,8 +308,7 @@ int TlsServerContext::OnClientHello(SSL* ssl, int* alert, void* arg) {
   return SSL_CLIENT_HELLO_SUCCESS;
 }
 
-std::vector<TlsServerContext::FileStamp> TlsServerContext::Stamps(
-    const WebTlsConfig& c) {
+std::vector<FileStamp> TlsServerContext::Stamps(const WebTlsConfig& c) {
   std::vector<FileStamp> stamps;
   stamps.push_back(FileStamp::Of(c.cert_file.path));
   stamps.push_back(FileStamp::Of(c.key_file.path));

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <vector>
 
+#include "exporter/file_util.h"
 #include "exporter/web_config.h"
 
 namespace cloudaware_exporter {
@@ -46,7 +47,6 @@ class TlsServerContext {
   uint64_t loads() const { return loads_.load(); }
 
  private:
-  struct FileStamp;
   struct Material;
   struct State;
 

@@ -1,13 +1,12 @@
 #include "exporter/token_source.h"
 
 #include <openssl/evp.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "exporter/file_util.h"
 #include "exporter/log.h"
 
 namespace cloudaware_exporter {
@@ -34,19 +33,6 @@ std::string Base64(const std::string& in) {
                           static_cast<int>(in.size()));
   out.resize(static_cast<size_t>(n));
   return out;
-}
-
-// Secret files are small; the config loader allows the same.
-constexpr size_t kMaxSecretBytes = 64 << 10;
-
-// What tells a changed file: inode (a rotation by rename), size and mtime.
-// "" when the file cannot be read.
-std::string FileStamp(const std::string& path) {
-  struct stat st;
-  if (path.empty() || ::stat(path.c_str(), &st) != 0) return "";
-  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-         std::to_string(st.st_mtim.tv_sec) + "." +
-         std::to_string(st.st_mtim.tv_nsec);
 }
 
 double UnixNow() {
@@ -122,7 +108,7 @@ TokenSource::TokenSource(const CloudawareConfig& config, HttpClient& http,
       metrics_(metrics),
       options_(options),
       secret_(config.client_secret),
-      secret_file_stamp_(FileStamp(config.client_secret_file)) {
+      secret_file_stamp_(FileStamp::Of(config.client_secret_file)) {
   Redact(secret_.Reveal());
 }
 
@@ -134,18 +120,10 @@ TokenSource::~TokenSource() {
 void TokenSource::ReloadSecretLocked() {
   const std::string& path = config_.client_secret_file;
   if (path.empty()) return;
-  std::string stamp = FileStamp(path);
+  FileStamp stamp = FileStamp::Of(path);
   if (stamp == secret_file_stamp_) return;
   std::string content;
-  std::ifstream in(path, std::ios::binary);
-  char buf[4096];
-  while (in && content.size() <= kMaxSecretBytes) {
-    in.read(buf, sizeof buf);
-    content.append(buf, static_cast<size_t>(in.gcount()));
-  }
-  content.erase(content.find_last_not_of(" \t\r\n\f\v") + 1);
-  if (stamp.empty() || in.bad() || content.empty() ||
-      content.size() > kMaxSecretBytes) {
+  if (!stamp.exists || ReadSecretFile(path, &content)) {
     // Mid-rotation, the file may be briefly missing or empty: keep the
     // secret in use and look again next time.
     if (!std::exchange(secret_file_unreadable_, true)) {

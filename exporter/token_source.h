@@ -17,6 +17,7 @@
 
 #include "exporter/cmdb_client.h"
 #include "exporter/config.h"
+#include "exporter/file_util.h"
 #include "exporter/http_client.h"
 #include "exporter/self_metrics.h"
 
@@ -92,7 +93,7 @@ class TokenSource {
   std::deque<std::chrono::steady_clock::time_point> recent_requests_;
   bool rate_limited_ = false;  // logged once per episode
   bool secret_file_unreadable_ = false;
-  std::string secret_file_stamp_;  // inode, size and mtime when last read
+  FileStamp secret_file_stamp_;  // when the secret file was last read
 };
 
 // Reads the token endpoint's answer: the token, or throws TokenFailure.

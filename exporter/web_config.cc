@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <initializer_list>
 
+#include "exporter/file_util.h"
 #include "exporter/yaml_reader.h"
 
 namespace cloudaware_exporter {

@@ -44,28 +44,6 @@ class FirstContent : public YAML::EventHandler {
 
 }  // namespace
 
-std::optional<std::string> ReadFile(const std::string& path, size_t limit,
-                                    std::string* content) {
-  errno = 0;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return std::strerror(errno);
-  content->clear();
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
-    content->append(buf, n);
-    if (content->size() > limit) {
-      std::fclose(f);
-      return "larger than " + std::to_string(limit) + " bytes";
-    }
-  }
-  // Reading a directory fails here (EISDIR), not in fopen.
-  const int error = std::ferror(f) ? errno : 0;
-  std::fclose(f);
-  if (error != 0) return std::strerror(error);
-  return std::nullopt;
-}
-
 std::string Quote(std::string_view s) {
   constexpr size_t kMax = 80;
   std::string out = "'";

@@ -1,7 +1,7 @@
 // What the two YAML file parsers share, the config's (config.cc) and the
-// web config's (web_config.cc): reading a file with a size limit, and
-// YamlReader, the checks that turn a YAML node into a value or into a single
-// line "<file>:<line>:<column>: <path>: <problem>".
+// web config's (web_config.cc): YamlReader, the checks that turn a YAML node
+// into a value or into a single line "<file>:<line>:<column>: <path>:
+// <problem>".
 #ifndef CLOUDAWARE_EXPORTER_YAML_READER_H_
 #define CLOUDAWARE_EXPORTER_YAML_READER_H_
 
@@ -16,11 +16,6 @@
 #include <vector>
 
 namespace cloudaware_exporter {
-
-// Reads at most `limit` bytes. Returns the problem (strerror text), or
-// nullopt on success.
-std::optional<std::string> ReadFile(const std::string& path, size_t limit,
-                                    std::string* content);
 
 // A value echoed in a message: quoted, on one line, and short, since the
 // input may be arbitrary bytes.
