@@ -1,6 +1,7 @@
 #include "exporter/collector.h"
 
 #include <prometheus/text_serializer.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <set>
@@ -73,10 +74,21 @@ size_t Collector::Publish(
     const std::vector<prometheus::MetricFamily>& families) {
   Entry entry;
   for (const auto& family : families) entry.series += family.metric.size();
-  // Rendering is the expensive part; it happens before the lock so that
-  // scrapes never wait for it.
-  entry.text = std::make_shared<const std::string>(Render(families));
+  // Rendering and compression are the expensive parts; they happen outside
+  // the lock so that scrapes never wait for them. Only the poller publishes,
+  // one query per worker, so the entry read here is still current below.
+  std::string text = Render(families);
+  std::shared_ptr<const std::string> current;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(query);
+    if (it != entries_.end()) current = it->second.text;
+  }
   const size_t series = entry.series;
+  if (current && *current == text) return series;
+  entry.deflated = std::make_shared<const DeflateSegment>(
+      Deflate(text, /*final=*/false, Z_DEFAULT_COMPRESSION));
+  entry.text = std::make_shared<const std::string>(std::move(text));
 
   std::lock_guard<std::mutex> lock(mu_);
   std::swap(entries_[query], entry);
@@ -112,6 +124,7 @@ void Collector::RebuildLocked() {
     if (!added.insert(name).second) return;
     if (!entry.text || entry.text->empty()) return;
     snapshot->blocks.push_back(entry.text);
+    snapshot->deflated.push_back(entry.deflated);
     snapshot->series += entry.series;
   };
   for (const std::string& name : order_) {
@@ -122,6 +135,19 @@ void Collector::RebuildLocked() {
   // so that the output is still stable.
   for (const auto& [name, entry] : entries_) add(name, entry);
   snapshot_ = std::move(snapshot);
+}
+
+std::vector<std::shared_ptr<const std::string>> Exposition(
+    const Collector::Snapshot& snapshot, std::string tail, bool gzip) {
+  if (!gzip) {
+    auto chunks = snapshot.blocks;
+    chunks.push_back(std::make_shared<const std::string>(std::move(tail)));
+    return chunks;
+  }
+  auto segments = snapshot.deflated;
+  segments.push_back(std::make_shared<const DeflateSegment>(
+      Deflate(tail, /*final=*/true, Z_BEST_SPEED)));
+  return GzipMember(segments);
 }
 
 }  // namespace cloudaware_exporter

@@ -149,10 +149,8 @@ struct Pipeline {
 };
 
 std::vector<std::shared_ptr<const std::string>> Exposition(
-    const Collector& collector, const SelfMetrics& metrics) {
-  auto chunks = collector.snapshot()->blocks;
-  chunks.push_back(std::make_shared<const std::string>(metrics.Render()));
-  return chunks;
+    const Collector& collector, const SelfMetrics& metrics, bool gzip) {
+  return Exposition(*collector.snapshot(), metrics.Render(), gzip);
 }
 
 class Exporter {
@@ -165,7 +163,7 @@ class Exporter {
 
   int Once() {
     bool ok = pipeline_->poller.PollOnce();
-    for (const auto& chunk : Exposition(collector_, metrics_))
+    for (const auto& chunk : Exposition(collector_, metrics_, false))
       std::cout << *chunk;
     std::cout.flush();
     return ok ? 0 : 1;
@@ -212,7 +210,9 @@ class Exporter {
 
   WebHandlers Handlers(const std::string& telemetry_path) {
     WebHandlers h;
-    h.metrics = [this] { return Exposition(collector_, metrics_); };
+    h.metrics = [this](bool gzip) {
+      return Exposition(collector_, metrics_, gzip);
+    };
     h.landing_page = [this, telemetry_path] {
       return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path,
                                Current()->poller.Status());

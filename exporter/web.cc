@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "exporter/gzip.h"
 #include "exporter/log.h"
 #include "exporter/tls_server_context.h"
 
@@ -346,7 +347,7 @@ class WebServer::Impl {
     const std::string& path = req.path;
     if (path == options_.telemetry_path) {
       if (!IsGet(req)) return MethodNotAllowed(res, "GET, HEAD");
-      return ServeMetrics(res);
+      return ServeMetrics(req, res);
     }
     if (path == "/") {
       if (!IsGet(req)) return MethodNotAllowed(res, "GET, HEAD");
@@ -374,14 +375,19 @@ class WebServer::Impl {
 
   // The chunks are shared with the collector's snapshot; the provider keeps
   // them alive and writes them as they are, so a scrape copies nothing.
-  void ServeMetrics(httplib::Response& res) {
+  void ServeMetrics(const httplib::Request& req, httplib::Response& res) {
+    const bool gzip = AcceptsGzip(req.get_header_value("Accept-Encoding"));
     std::vector<std::shared_ptr<const std::string>> chunks =
-        handlers_.metrics();
+        handlers_.metrics(gzip);
     size_t total = 0;
     for (const auto& chunk : chunks) {
       if (chunk) total += chunk->size();
     }
     res.status = 200;
+    res.set_header("Vary", "Accept-Encoding");
+    // A fixed-length provider is sent as it is: httplib compresses only
+    // bodies and chunked providers, so the header is ours to set.
+    if (gzip) res.set_header("Content-Encoding", "gzip");
     // httplib 0.11 drops a provider of length 0 and then sends no
     // Content-Length, which leaves a keep-alive client waiting for the body.
     if (total == 0) return res.set_content("", kMetricsContentType);

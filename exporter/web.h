@@ -32,8 +32,10 @@ struct WebOptions {
 void CheckWebConfig(const WebConfig& config);
 
 struct WebHandlers {
-  // The exposition, as chunks written in order. Called on scrape threads.
-  std::function<std::vector<std::shared_ptr<const std::string>>()> metrics;
+  // The exposition, as chunks written in order; with gzip, the chunks are
+  // one gzip member. Called on scrape threads.
+  std::function<std::vector<std::shared_ptr<const std::string>>(bool gzip)>
+      metrics;
   // The landing page's HTML.
   std::function<std::string()> landing_page;
   std::function<bool()> ready;

@@ -333,10 +333,8 @@ TEST_F(ExporterIntegrationTest, ScrapesCostNoApiCallsAndNeverWait) {
   WebOptions options;
   options.listen_address = "127.0.0.1:0";
   WebHandlers handlers;
-  handlers.metrics = [&] {
-    auto chunks = collector_.snapshot()->blocks;
-    chunks.push_back(std::make_shared<const std::string>(metrics_.Render()));
-    return chunks;
+  handlers.metrics = [&](bool gzip) {
+    return Exposition(*collector_.snapshot(), metrics_.Render(), gzip);
   };
   handlers.landing_page = [] { return std::string("<html></html>"); };
   handlers.ready = [&] { return poller_->ready(); };

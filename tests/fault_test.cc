@@ -302,10 +302,8 @@ class FaultTest : public ::testing::Test {
     WebOptions web_options;
     web_options.listen_address = "127.0.0.1:0";
     WebHandlers handlers;
-    handlers.metrics = [this] {
-      auto chunks = collector_.snapshot()->blocks;
-      chunks.push_back(std::make_shared<const std::string>(metrics_.Render()));
-      return chunks;
+    handlers.metrics = [this](bool gzip) {
+      return Exposition(*collector_.snapshot(), metrics_.Render(), gzip);
     };
     handlers.landing_page = [this] {
       return RenderLandingPage(CLOUDAWARE_VERSION, "/metrics",

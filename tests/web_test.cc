@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bcrypt_util.h"
+#include "exporter/gzip.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -54,7 +55,11 @@ struct TestServer {
   explicit TestServer(WebOptions options = {}) {
     options.listen_address = "127.0.0.1:0";
     WebHandlers handlers;
-    handlers.metrics = [] { return Chunks(); };
+    handlers.metrics = [](bool gzip) {
+      if (!gzip) return Chunks();
+      return GzipMember({std::make_shared<const DeflateSegment>(
+          Deflate(Concatenated(), /*final=*/true, 6))});
+    };
     handlers.landing_page = [] { return std::string("<html>landing</html>"); };
     handlers.ready = [this] { return ready.load(); };
     handlers.reload = [this] {
@@ -88,6 +93,37 @@ TEST(WebTest, MetricsBodyIsTheChunksInOrder) {
   EXPECT_EQ(res->body, Concatenated());
 }
 
+TEST(WebTest, GzipOnlyWhenTheClientAsks) {
+  TestServer t;
+  auto plain = t.client->Get("/metrics");
+  ASSERT_TRUE(plain) << httplib::to_string(plain.error());
+  EXPECT_FALSE(plain->has_header("Content-Encoding"));
+  EXPECT_EQ(plain->get_header_value("Vary"), "Accept-Encoding");
+  EXPECT_EQ(plain->body, Concatenated());
+
+  for (const char* accept : {"gzip", "deflate, gzip;q=0.8"}) {
+    t.client->set_decompress(false);
+    auto raw = t.client->Get("/metrics", {{"Accept-Encoding", accept}});
+    ASSERT_TRUE(raw) << httplib::to_string(raw.error());
+    EXPECT_EQ(raw->get_header_value("Content-Encoding"), "gzip") << accept;
+    EXPECT_EQ(raw->get_header_value("Vary"), "Accept-Encoding");
+    EXPECT_EQ(raw->body.substr(0, 2), "\x1f\x8b");
+    EXPECT_EQ(raw->get_header_value("Content-Length"),
+              std::to_string(raw->body.size()));
+    EXPECT_LT(raw->body.size(), Concatenated().size() / 10);
+
+    t.client->set_decompress(true);
+    auto decoded = t.client->Get("/metrics", {{"Accept-Encoding", accept}});
+    ASSERT_TRUE(decoded) << httplib::to_string(decoded.error());
+    EXPECT_EQ(decoded->body, Concatenated());
+  }
+  t.client->set_decompress(false);
+  auto refused = t.client->Get("/metrics", {{"Accept-Encoding", "gzip;q=0"}});
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(refused->has_header("Content-Encoding"));
+  EXPECT_EQ(refused->body, Concatenated());
+}
+
 TEST(WebTest, HeadHasHeadersWithoutBody) {
   TestServer t;
   auto res = t.client->Head("/metrics");
@@ -101,7 +137,7 @@ TEST(WebTest, HeadHasHeadersWithoutBody) {
 
 TEST(WebTest, EmptyExposition) {
   WebHandlers handlers;
-  handlers.metrics = [] {
+  handlers.metrics = [](bool) {
     return std::vector<std::shared_ptr<const std::string>>{
         std::make_shared<const std::string>("")};
   };
