@@ -5,6 +5,7 @@
 #   deploy/install-deps.sh           build and test (the default)
 #   deploy/install-deps.sh --build   build only
 #   deploy/install-deps.sh --runtime what the built binary needs to run
+#   deploy/install-deps.sh --bench   build, plus what bench/*.sh drive
 set -eu
 
 build="g++ cmake make pkg-config ca-certificates
@@ -15,6 +16,11 @@ build="g++ cmake make pkg-config ca-certificates
 # proxy of the proxy test, clang and its runtime build the fuzzers.
 test="googletest libgtest-dev libgmock-dev openssl curl prometheus clang-format
   tinyproxy clang libclang-rt-14-dev"
+# wrk loads the endpoints, nginx serves the same bytes as a yardstick, openssl
+# and curl drive the simulator's HTTPS and the readiness polls; the simulator
+# is built in the tests' tree, whose configuration wants GoogleTest and
+# promtool.
+bench="wrk nginx-light openssl curl googletest libgtest-dev libgmock-dev prometheus"
 runtime="ca-certificates libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libcpp-httplib0.11 libyaml-cpp0.7 libssl3 libcrypt1"
 
@@ -22,7 +28,8 @@ case "${1:-}" in
   "") want="$build $test" ;;
   --build) want="$build" ;;
   --runtime) want="$runtime" ;;
-  *) echo "usage: $0 [--build|--runtime]" >&2; exit 2 ;;
+  --bench) want="$build $bench" ;;
+  *) echo "usage: $0 [--build|--runtime|--bench]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <random>
 
 #include "exporter/http_client.h"
@@ -47,6 +48,20 @@ bool IsInvalidSession(const CmdbError& e) {
          (e.code() == "INVALID_SESSION_ID" || e.code() == "http_401") &&
          std::string_view(e.what()).find(
              "not valid for use with the REST API") == std::string_view::npos;
+}
+
+void DropAttributes(nlohmann::json& record) {
+  if (!record.is_object()) return;
+  record.erase("attributes");
+  for (auto& [key, value] : record.items()) {
+    if (value.is_object()) value.erase("attributes");
+  }
+}
+
+std::string Fixed(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.2f", x);
+  return buffer;
 }
 
 bool IsAggregate(const nlohmann::json& records) {
@@ -141,6 +156,13 @@ QueryPage ParseQueryPage(const std::string& body) {
     throw CmdbError("parse", "the query response is not a JSON object (" +
                                  std::to_string(body.size()) + " bytes)");
   }
+  return QueryPageFromJson(std::move(doc));
+}
+
+QueryPage QueryPageFromJson(nlohmann::json doc) {
+  if (!doc.is_object()) {
+    throw CmdbError("parse", "the query response is not a JSON object");
+  }
   QueryPage page;
   auto records = doc.find("records");
   auto done = doc.find("done");
@@ -181,16 +203,32 @@ CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
                        HttpClient& http, SelfMetrics& metrics)
     : CmdbClient(config, tokens, http, metrics, Options{}) {}
 
+double BudgetStretch(int64_t used, int64_t limit, double min_remaining,
+                     double max_stretch) {
+  if (limit <= 0 || min_remaining <= 0) return 1;
+  const double remaining = std::max(
+      0.0, static_cast<double>(limit - used) / static_cast<double>(limit));
+  if (remaining >= min_remaining) return 1;
+  if (remaining <= 0) return max_stretch;
+  return std::clamp(min_remaining / remaining, 1.0, max_stretch);
+}
+
 CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
                        HttpClient& http, SelfMetrics& metrics, Options options)
     : api_version_(config.api_version),
+      budget_min_remaining_(config.budget_min_remaining),
+      budget_max_stretch_(config.budget_max_stretch),
       options_([&] {
         options.max_retries = config.max_retries;
         return options;
       }()),
       tokens_(tokens),
       http_(http),
-      metrics_(metrics) {}
+      metrics_(metrics) {
+  // A reload starts over: composite is tried again, the budget re-read.
+  metrics_.SetCompositeFallback(false);
+  metrics_.SetIntervalStretch(1);
+}
 
 bool CmdbClient::stopping() { return http_.stopped(); }
 
@@ -210,11 +248,12 @@ void CmdbClient::CheckPause() {
 }
 
 std::string CmdbClient::Call(const std::string& endpoint,
-                             const std::string& path) {
+                             const std::string& path,
+                             const std::string* json_body) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   for (int retry = 0;; ++retry) {
     try {
-      return Attempt(endpoint, path);
+      return Attempt(endpoint, path, json_body);
     } catch (const CmdbError& e) {
       bool transient =
           e.code() == "network" || e.code() == "timeout" || e.status() >= 500;
@@ -235,16 +274,20 @@ std::string CmdbClient::Call(const std::string& endpoint,
 }
 
 std::string CmdbClient::Attempt(const std::string& endpoint,
-                                const std::string& path) {
+                                const std::string& path,
+                                const std::string* json_body) {
   for (int attempt = 0;; ++attempt) {
     CheckPause();
     TokenSource::Token token = tokens_.Get();
     auto start = Clock::now();
     HttpResponse res;
     try {
-      res = http_.Get(token.instance, path,
-                      {{"Authorization", "Bearer " + token.access_token},
-                       {"Accept", "application/json"}});
+      httplib::Headers headers{
+          {"Authorization", "Bearer " + token.access_token},
+          {"Accept", "application/json"}};
+      res = json_body
+                ? http_.PostJson(token.instance, path, headers, *json_body)
+                : http_.Get(token.instance, path, headers);
     } catch (const CmdbError& e) {
       if (stopping()) throw;  // aborted by a stop: not the API's doing
       metrics_.ObserveApiRequest(
@@ -258,6 +301,7 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
         std::chrono::duration<double>(Clock::now() - start).count());
     if (auto usage = ParseLimitInfo(res.Header("Sforce-Limit-Info"))) {
       metrics_.SetDailyRequests(usage->first, usage->second);
+      UpdateBudget(usage->first, usage->second);
     }
     if (res.status >= 200 && res.status < 300) {
       metrics_.SetUp(true);
@@ -294,23 +338,54 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
   }
 }
 
+namespace {
+
+// Reads a page, counting a body that is not a query result against the API.
+QueryPage ReadPage(nlohmann::json doc, SelfMetrics& metrics) {
+  try {
+    return QueryPageFromJson(std::move(doc));
+  } catch (const CmdbError& e) {
+    if (e.code() == "parse") metrics.SetUp(false);
+    throw;
+  }
+}
+
+QueryPage ReadPage(const std::string& body, SelfMetrics& metrics) {
+  try {
+    return ParseQueryPage(body);
+  } catch (const CmdbError& e) {
+    if (e.code() == "parse") metrics.SetUp(false);
+    throw;
+  }
+}
+
+// A refusal of /composite as such, rather than of this call: the org or the
+// API version does not offer it, or rejects the request's form.
+bool RefusesComposite(const CmdbError& e) {
+  return e.status() >= 400 && e.status() < 500 && e.status() != 401 &&
+         e.code() != "REQUEST_LIMIT_EXCEEDED";
+}
+
+}  // namespace
+
 QueryResult CmdbClient::Query(const std::string& soql) {
-  QueryResult out;
   std::string path =
       "/services/data/v" + api_version_ + "/query?q=" + UrlEncode(soql);
-  std::string endpoint = "query";
+  return FollowPages(ReadPage(Call("query", path), metrics_));
+}
+
+QueryResult CmdbClient::FollowPages(QueryPage page) {
+  QueryResult out;
+  out.total_size = page.total_size;
   for (int pages = 1;; ++pages) {
-    std::string body = Call(endpoint, path);
-    QueryPage page;
-    try {
-      page = ParseQueryPage(body);
-    } catch (const CmdbError& e) {
-      if (e.code() == "parse") metrics_.SetUp(false);
-      throw;
-    }
-    if (pages == 1) out.total_size = page.total_size;
     out.records.reserve(out.records.size() + page.records.size());
-    for (auto& r : page.records) out.records.push_back(std::move(r));
+    for (auto& r : page.records) {
+      // A listing's records each carry their type and URL, as do their
+      // relationship objects; nothing reads them, and a large listing would
+      // hold them all until it is mapped to series.
+      if (!page.aggregate) DropAttributes(r);
+      out.records.push_back(std::move(r));
+    }
     out.done = page.done;
     if (out.done) return out;
     if (pages >= kMaxPages) {
@@ -318,8 +393,147 @@ QueryResult CmdbClient::Query(const std::string& soql) {
                                        std::to_string(kMaxPages) +
                                        " pages; add a LIMIT or aggregate it");
     }
-    endpoint = "query_more";
-    path = page.next_records_url;
+    page = ReadPage(Call("query_more", page.next_records_url), metrics_);
+  }
+}
+
+std::vector<QueryOutcome> CmdbClient::QueryBatch(
+    const std::vector<std::string>& soqls) {
+  std::vector<QueryOutcome> out(soqls.size());
+  auto one_by_one = [&] {
+    for (size_t i = 0; i < soqls.size(); ++i) {
+      try {
+        out[i].result = Query(soqls[i]);
+      } catch (const CmdbError& e) {
+        out[i].error = e;
+      }
+    }
+    return out;
+  };
+  bool refused;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    refused = composite_refused_;
+  }
+  // One query costs one call either way; a plain GET is the simpler one.
+  if (refused || soqls.size() < 2) return one_by_one();
+  if (soqls.size() > kCompositeMaxQueries) {
+    throw std::invalid_argument("QueryBatch: more than 5 queries");
+  }
+
+  const std::string prefix = "/services/data/v" + api_version_;
+  nlohmann::json requests = nlohmann::json::array();
+  for (size_t i = 0; i < soqls.size(); ++i) {
+    requests.push_back({{"method", "GET"},
+                        {"url", prefix + "/query?q=" + UrlEncode(soqls[i])},
+                        {"referenceId", "q" + std::to_string(i)}});
+  }
+  const std::string body = nlohmann::json{
+      {"allOrNone", false},
+      {"compositeRequest",
+       requests}}.dump();
+  std::string response;
+  try {
+    response = Call("composite", prefix + "/composite", &body);
+  } catch (const CmdbError& e) {
+    if (!RefusesComposite(e)) {
+      for (auto& o : out) o.error = e;
+      return out;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!composite_refused_) {
+        LogWarn("composite requests refused, sending queries one by one",
+                {{"err", e.what()},
+                 {"hint",
+                  "each query now costs one API call; set batching: none to "
+                  "silence this"}});
+      }
+      composite_refused_ = true;
+    }
+    metrics_.SetCompositeFallback(true);
+    return one_by_one();
+  }
+
+  nlohmann::json doc = nlohmann::json::parse(response, nullptr, false);
+  nlohmann::json* items = nullptr;
+  if (doc.is_object() && doc.contains("compositeResponse") &&
+      doc["compositeResponse"].is_array()) {
+    items = &doc["compositeResponse"];
+  }
+  if (!items) {
+    metrics_.SetUp(false);
+    for (auto& o : out) {
+      o.error = CmdbError("parse",
+                          "the composite response has no compositeResponse "
+                          "array (" +
+                              std::to_string(response.size()) + " bytes)");
+    }
+    return out;
+  }
+  std::vector<bool> answered(soqls.size(), false);
+  for (auto& item : *items) {
+    if (!item.is_object()) continue;
+    auto ref_it = item.find("referenceId");
+    if (ref_it == item.end() || !ref_it->is_string()) continue;
+    const std::string ref = ref_it->get<std::string>();
+    size_t i = 0;
+    if (ref.size() != 2 || ref[0] != 'q' ||
+        (i = ref[1] - '0') >= soqls.size() || answered[i]) {
+      continue;
+    }
+    answered[i] = true;
+    auto status = item.find("httpStatusCode");
+    auto sub_body = item.find("body");
+    try {
+      if (status == item.end() || !status->is_number_integer()) {
+        throw CmdbError(
+            "parse", "composite subresponse " + ref + " lacks httpStatusCode");
+      }
+      const int code = status->get<int>();
+      nlohmann::json content =
+          sub_body == item.end() ? nlohmann::json() : std::move(*sub_body);
+      if (code < 200 || code >= 300) {
+        throw ParseRestError(
+            code, content.dump(-1, ' ', false,
+                               nlohmann::json::error_handler_t::replace));
+      }
+      out[i].result = FollowPages(ReadPage(std::move(content), metrics_));
+    } catch (const CmdbError& e) {
+      out[i].error = e;
+    }
+  }
+  for (size_t i = 0; i < soqls.size(); ++i) {
+    if (!answered[i]) {
+      out[i].error =
+          CmdbError("parse", "the composite response has no answer for q" +
+                                 std::to_string(i));
+    }
+  }
+  return out;
+}
+
+double CmdbClient::IntervalStretch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stretch_;
+}
+
+void CmdbClient::UpdateBudget(int64_t used, int64_t limit) {
+  const double stretch =
+      BudgetStretch(used, limit, budget_min_remaining_, budget_max_stretch_);
+  metrics_.SetIntervalStretch(stretch);
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool was = stretch_ > 1, is = stretch > 1;
+  stretch_ = stretch;
+  if (was == is) return;
+  const std::string usage = std::to_string(used) + "/" + std::to_string(limit);
+  if (is) {
+    LogWarn("stretching query intervals to save the daily API allocation",
+            {{"api_usage", usage},
+             {"stretch", Fixed(stretch)},
+             {"min_remaining", Fixed(budget_min_remaining_)}});
+  } else {
+    LogInfo("query intervals back to normal", {{"api_usage", usage}});
   }
 }
 

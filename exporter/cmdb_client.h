@@ -1,5 +1,6 @@
-// Runs SOQL queries against the CMDB REST API: one call per query, plus one
-// per nextRecordsUrl page of a non-aggregate result. Authenticates through
+// Runs SOQL queries against the CMDB REST API: one call per query, or one
+// /composite call for up to 5 queries (QueryBatch), plus one per
+// nextRecordsUrl page of a non-aggregate result. Authenticates through
 // TokenSource, renewing the token once after a 401 INVALID_SESSION_ID.
 //
 // Retry policy: network errors, timeouts and 5xx answers (JSON or an HTML
@@ -7,6 +8,11 @@
 // exponential backoff with full jitter; query errors (400 class) are not.
 // After a 403 REQUEST_LIMIT_EXCEEDED no call is sent until limit_pause has
 // passed: the allocation or the concurrency cap will not recover sooner.
+//
+// Budget guard: every answer's Sforce-Limit-Info tells how much of the org's
+// daily allocation is left. Below budget_min_remaining of it, IntervalStretch()
+// grows in proportion (half that share left: intervals twice as long), up to
+// budget_max_stretch; the poller multiplies query intervals by it.
 //
 // Thread-safe: the poller's workers call Query() concurrently.
 #ifndef CLOUDAWARE_EXPORTER_CMDB_CLIENT_H_
@@ -74,6 +80,23 @@ struct QueryPage {
 // Reads a 2xx query response body. Throws CmdbError "parse" naming what is
 // wrong, or "truncated" for an aggregate result that is not done.
 QueryPage ParseQueryPage(const std::string& body);
+// The same for a body already parsed (a composite subresponse).
+QueryPage QueryPageFromJson(nlohmann::json doc);
+
+// The most queries one /composite request may carry (reference §6.2).
+constexpr size_t kCompositeMaxQueries = 5;
+
+// What one query of a batch came to: a result, or its own error.
+struct QueryOutcome {
+  QueryResult result;
+  std::optional<CmdbError> error;
+};
+
+// The interval multiplier for a daily allocation with `used` of `limit`
+// calls spent: 1 while at least min_remaining of it is left, then
+// min_remaining / remaining share, at most max_stretch.
+double BudgetStretch(int64_t used, int64_t limit, double min_remaining,
+                     double max_stretch);
 
 class CmdbClient {
  public:
@@ -97,25 +120,44 @@ class CmdbClient {
   // Runs one query. Non-aggregate results are followed through
   // nextRecordsUrl; an aggregate result that is not done throws "truncated".
   QueryResult Query(const std::string& soql);
+  // Runs up to kCompositeMaxQueries queries in one /composite call, which
+  // costs one API call. A failing subrequest fails only its own query; a
+  // failure of the whole call fails them all. If the org refuses /composite
+  // (a 4xx other than 401 and REQUEST_LIMIT_EXCEEDED), the queries are sent
+  // one by one, now and from then on; that is logged once and shown by
+  // cloudaware_api_composite_fallback. Never throws CmdbError.
+  std::vector<QueryOutcome> QueryBatch(const std::vector<std::string>& soqls);
+  // The budget guard's interval multiplier, 1 when the budget is fine.
+  double IntervalStretch();
   // True once the HTTP client was stopped: failures from then on are the
   // shutdown's, not the API's.
   bool stopping();
 
  private:
-  // One authenticated GET with retries; returns the body of a 2xx answer.
-  std::string Call(const std::string& endpoint, const std::string& path);
+  // One authenticated GET, or POST of a JSON body, with retries; returns the
+  // body of a 2xx answer.
+  std::string Call(const std::string& endpoint, const std::string& path,
+                   const std::string* json_body = nullptr);
   // One attempt, with the token renewed once after a 401.
-  std::string Attempt(const std::string& endpoint, const std::string& path);
+  std::string Attempt(const std::string& endpoint, const std::string& path,
+                      const std::string* json_body);
+  // The rest of a result whose first page is read.
+  QueryResult FollowPages(QueryPage page);
   void CheckPause();
+  void UpdateBudget(int64_t used, int64_t limit);
 
   const std::string api_version_;
+  const double budget_min_remaining_;
+  const double budget_max_stretch_;
   const Options options_;
   TokenSource& tokens_;
   HttpClient& http_;
   SelfMetrics& metrics_;
 
   std::mutex mu_;
-  std::chrono::steady_clock::time_point paused_until_{};
+  std::chrono::steady_clock::time_point paused_until_{};  // guarded by mu_
+  bool composite_refused_ = false;                        // guarded by mu_
+  double stretch_ = 1;                                    // guarded by mu_
 };
 
 }  // namespace cloudaware_exporter

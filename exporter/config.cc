@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
@@ -110,6 +112,9 @@ class Parser : public YamlReader {
   int64_t Integer(const Item& item, int64_t min, int64_t max) const;
   // A byte count: an integer, or one with a KiB, MiB or GiB suffix.
   int64_t Bytes(const Item& item, int64_t min, int64_t max) const;
+  // A share from 0 up to (not including) 1: a percentage such as 10% or
+  // 2.5%, or a fraction such as 0.1.
+  double Share(const Item& item) const;
   size_t OneOf(const Item& item,
                std::initializer_list<std::string_view> choices) const;
   std::string Url(const Item& item, bool port_required,
@@ -225,6 +230,27 @@ int64_t Parser::Bytes(const Item& item, int64_t min, int64_t max) const {
                    Quote(s));
   }
   return n;
+}
+
+double Parser::Share(const Item& item) const {
+  std::string s = String(item);
+  std::string_view number = s;
+  const bool percent = number.ends_with('%');
+  if (percent) number.remove_suffix(1);
+  double x = -1;
+  // Digits and at most one dot: no signs, exponents, inf or nan.
+  if (!number.empty() && number.size() <= 12 &&
+      number.find_first_not_of("0123456789.") == std::string_view::npos &&
+      number.find('.') == number.rfind('.') && number.front() != '.' &&
+      number.back() != '.') {
+    std::from_chars(number.data(), number.data() + number.size(), x);
+    if (percent) x /= 100;
+  }
+  if (!(x >= 0 && x < 1)) {
+    Fail(item,
+         "must be a share below 100%, such as 10% or 0.1, got " + Quote(s));
+  }
+  return x;
 }
 
 milliseconds Parser::Duration(const Item& item, milliseconds min) const {
@@ -368,11 +394,11 @@ Config Parser::Parse(std::string_view yaml) {
 }
 
 CloudawareConfig Parser::ParseCloudaware(const Item& item) {
-  Mapping m = Map(
-      item, {"url", "client_id", "client_secret", "client_secret_file",
-             "client_auth", "api_version", "request_timeout", "connect_timeout",
-             "read_timeout", "max_retries", "max_response_size",
-             "max_concurrency", "batching", "tls", "proxy_url"});
+  Mapping m = Map(item, {"url", "client_id", "client_secret",
+                         "client_secret_file", "client_auth", "api_version",
+                         "request_timeout", "connect_timeout", "read_timeout",
+                         "max_retries", "max_response_size", "max_concurrency",
+                         "batching", "budget_guard", "tls", "proxy_url"});
   CloudawareConfig c;
   // First, so that every later message can be scrubbed of the secret.
   ParseSecret(m, c);
@@ -431,6 +457,15 @@ CloudawareConfig Parser::ParseCloudaware(const Item& item) {
   if (auto v = m.Get("batching")) {
     c.batching = OneOf(*v, {"none", "composite"}) == 0 ? Batching::kNone
                                                        : Batching::kComposite;
+  }
+  if (auto v = m.Get("budget_guard")) {
+    Mapping guard = Map(*v, {"min_remaining", "max_stretch"});
+    if (auto min = guard.Get("min_remaining")) {
+      c.budget_min_remaining = Share(*min);
+    }
+    if (auto max = guard.Get("max_stretch")) {
+      c.budget_max_stretch = static_cast<double>(Integer(*max, 1, 100));
+    }
   }
   if (auto v = m.Get("tls")) {
     Mapping tls = Map(*v, {"ca_file", "insecure_skip_verify"});
@@ -621,6 +656,12 @@ std::string Parser::LabelName(const Item& item, const std::string& name,
 }
 
 // For RedactedYaml: ExpandEnv reads "$$" back as "$".
+std::string FormatShare(double share) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g%%", share * 100);
+  return buffer;
+}
+
 // A config value for the dump: "$" doubled, so that ${...} is not expanded
 // on loading it back.
 struct Escaped {
@@ -717,6 +758,11 @@ std::string RedactedYaml(const Config& config) {
   out << YAML::Key << "max_concurrency" << YAML::Value << c.max_concurrency;
   out << YAML::Key << "batching" << YAML::Value
       << (c.batching == Batching::kNone ? "none" : "composite");
+  out << YAML::Key << "budget_guard" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "min_remaining" << YAML::Value
+      << FormatShare(c.budget_min_remaining);
+  out << YAML::Key << "max_stretch" << YAML::Value << c.budget_max_stretch;
+  out << YAML::EndMap;
   out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "ca_file" << YAML::Value << Escape(c.tls.ca_file);
   out << YAML::Key << "insecure_skip_verify" << YAML::Value

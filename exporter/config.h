@@ -71,6 +71,11 @@ struct CloudawareConfig {
   int64_t max_response_size = 64 << 20;
   int max_concurrency = 4;
   Batching batching = Batching::kNone;
+  // Budget guard (see cmdb_client.h): below this share of the daily API
+  // allocation left, query intervals stretch, by at most max_stretch. 0 turns
+  // it off.
+  double budget_min_remaining = 0.1;
+  double budget_max_stretch = 8;
   TlsConfig tls;
   std::string proxy_url;  // empty, or http(s)://host:port
 };

@@ -1,6 +1,9 @@
 // Runs every configured query on its own interval on a background thread,
-// with at most max_concurrency queries in flight (a pool of workers), and
-// publishes each result to the Collector. Scrapes never wait for it.
+// with at most max_concurrency API calls in flight (a pool of workers), and
+// publishes each result to the Collector. Scrapes never wait for it. With
+// batching: composite, a worker sends the queries that are due, and those
+// due within a tenth of their interval (at most 10 s), up to five in one
+// call. Intervals are multiplied by the client's budget-guard stretch.
 //
 // A successful run replaces the query's series; a failed run sets
 // cloudaware_query_success to 0 at once and keeps the last good series until
@@ -81,8 +84,11 @@ class Poller {
     bool dropping = false;    // the last success dropped series
   };
 
-  // Runs query i and records the outcome; never throws.
-  bool Run(size_t i);
+  // Runs the queries (one, or a composite batch) and records the outcomes;
+  // never throws. Returns false if any failed.
+  bool RunBatch(const std::vector<size_t>& batch);
+  bool Record(size_t i, QueryOutcome outcome, Clock::time_point start,
+              WallTime wall_start);
   void DropIfStaleLocked(State& s, Clock::time_point now);
   void SchedulerLoop();
   void WorkerLoop();

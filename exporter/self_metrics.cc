@@ -100,6 +100,22 @@ SelfMetrics::SelfMetrics(const std::string& version,
                     "API response; 0 until the first response.")
               .Register(*registry_)
               .Add({})),
+      composite_fallback_(
+          BuildGauge()
+              .Name("cloudaware_api_composite_fallback")
+              .Help("1 if batching: composite is configured but the org "
+                    "refused /composite, so queries go one API call each; 0 "
+                    "otherwise.")
+              .Register(*registry_)
+              .Add({})),
+      interval_stretch_(
+          BuildGauge()
+              .Name("cloudaware_api_budget_stretch_factor")
+              .Help("The budget guard's multiplier of query intervals: 1 "
+                    "normally, more while less than budget_min_remaining of "
+                    "the daily API allocation is left.")
+              .Register(*registry_)
+              .Add({})),
       query_success_(
           BuildGauge()
               .Name("cloudaware_query_success")
@@ -150,6 +166,7 @@ SelfMetrics::SelfMetrics(const std::string& version,
       .Register(*registry_)
       .Add({{"version", version}, {"revision", revision}})
       .Set(1);
+  interval_stretch_.Set(1);
 }
 
 void SelfMetrics::SetUp(bool up) { up_.Set(up ? 1 : 0); }
@@ -171,6 +188,14 @@ void SelfMetrics::ObserveApiRequest(const std::string& endpoint,
 void SelfMetrics::SetDailyRequests(int64_t used, int64_t limit) {
   daily_used_.Set(static_cast<double>(used));
   daily_limit_.Set(static_cast<double>(limit));
+}
+
+void SelfMetrics::SetCompositeFallback(bool fallback) {
+  composite_fallback_.Set(fallback ? 1 : 0);
+}
+
+void SelfMetrics::SetIntervalStretch(double stretch) {
+  interval_stretch_.Set(stretch);
 }
 
 // The query families hold mu_ while they use a series, so that RemoveQuery

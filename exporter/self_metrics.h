@@ -33,6 +33,10 @@ class SelfMetrics {
   void ObserveApiRequest(const std::string& endpoint, const std::string& code,
                          double seconds);
   void SetDailyRequests(int64_t used, int64_t limit);
+  // 1 once the org refused /composite and queries go one by one.
+  void SetCompositeFallback(bool fallback);
+  // The budget guard's multiplier of query intervals; 1 normally.
+  void SetIntervalStretch(double stretch);
 
   void SetQuerySuccess(const std::string& query, bool success);
   void SetQueryDuration(const std::string& query, double seconds);
@@ -58,6 +62,8 @@ class SelfMetrics {
   prometheus::Family<prometheus::Histogram>& api_duration_;
   prometheus::Gauge& daily_limit_;
   prometheus::Gauge& daily_used_;
+  prometheus::Gauge& composite_fallback_;
+  prometheus::Gauge& interval_stretch_;
   prometheus::Family<prometheus::Gauge>& query_success_;
   prometheus::Family<prometheus::Gauge>& query_duration_;
   prometheus::Family<prometheus::Gauge>& query_last_success_;

@@ -183,6 +183,19 @@ TEST(CmdbClientTest, ParsesSforceLimitInfo) {
   }
 }
 
+TEST(CmdbClientTest, BudgetStretchGrowsAsTheAllocationRunsOut) {
+  // 10% to keep, at most 8 times the interval.
+  EXPECT_EQ(BudgetStretch(0, 1000, 0.1, 8), 1);
+  EXPECT_EQ(BudgetStretch(900, 1000, 0.1, 8), 1);  // exactly 10% left
+  EXPECT_DOUBLE_EQ(BudgetStretch(950, 1000, 0.1, 8), 2);
+  EXPECT_DOUBLE_EQ(BudgetStretch(975, 1000, 0.1, 8), 4);
+  EXPECT_EQ(BudgetStretch(990, 1000, 0.1, 8), 8);   // 10 times, capped
+  EXPECT_EQ(BudgetStretch(1000, 1000, 0.1, 8), 8);  // none left
+  EXPECT_EQ(BudgetStretch(1200, 1000, 0.1, 8), 8);  // overspent
+  EXPECT_EQ(BudgetStretch(999, 1000, 0, 8), 1);     // the guard is off
+  EXPECT_EQ(BudgetStretch(5, 0, 0.1, 8), 1);        // no limit known
+}
+
 TEST(CmdbClientTest, ParsesUrls) {
   auto u = ParseUrl("https://acme.my.salesforce.com");
   ASSERT_TRUE(u);

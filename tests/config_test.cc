@@ -145,6 +145,47 @@ TEST(ConfigTest, AppliesDefaults) {
   EXPECT_EQ(c.default_max_series, 10000);
   EXPECT_EQ(c.queries[0].max_series, 10000);
   EXPECT_EQ(c.max_label_value_length, 1024u);
+  EXPECT_EQ(ca.batching, Batching::kNone);
+  EXPECT_EQ(ca.budget_min_remaining, 0.1);
+  EXPECT_EQ(ca.budget_max_stretch, 8);
+}
+
+TEST(ConfigTest, ReadsBatchingAndTheBudgetGuard) {
+  for (const auto& [share, expected] :
+       std::vector<std::pair<std::string, double>>{
+           {"25%", 0.25}, {"2.5%", 0.025}, {"0.3", 0.3}, {"0", 0}, {"0%", 0}}) {
+    Config c = ParseConfig(std::string(kCloudaware) +
+                               "  batching: composite\n"
+                               "  budget_guard: {min_remaining: \"" +
+                               share + "\", max_stretch: 20}\n" + kQueries,
+                           "t.yml", kEnv);
+    EXPECT_EQ(c.cloudaware.batching, Batching::kComposite);
+    EXPECT_DOUBLE_EQ(c.cloudaware.budget_min_remaining, expected) << share;
+    EXPECT_EQ(c.cloudaware.budget_max_stretch, 20);
+    Config again = ParseConfig(RedactedYaml(c), "t.yml", kEnv);
+    EXPECT_DOUBLE_EQ(again.cloudaware.budget_min_remaining, expected) << share;
+    EXPECT_EQ(again.cloudaware.budget_max_stretch, 20);
+    EXPECT_EQ(again.cloudaware.batching, Batching::kComposite);
+  }
+  for (const char* bad : {"100%", "1", "1.5", "-5%", "ten", "1e-1", ".5", "%",
+                          "5.%", "nan", "0.1.2"}) {
+    EXPECT_EQ(ErrorOf(std::string(kCloudaware) +
+                      "  budget_guard: {min_remaining: \"" + bad + "\"}\n" +
+                      kQueries),
+              "test.yml:5:33: cloudaware.budget_guard.min_remaining: must be "
+              "a share below 100%, such as 10% or 0.1, got '" +
+                  std::string(bad) + "'");
+  }
+  EXPECT_NE(ErrorOf(std::string(kCloudaware) +
+                    "  budget_guard: {max_stretch: 0}\n" + kQueries)
+                .find("cloudaware.budget_guard.max_stretch: must be an integer "
+                      "from 1 to 100, got '0'"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kCloudaware) +
+                    "  budget_guard: {stretch: 2}\n" + kQueries)
+                .find("unknown key 'stretch' (known: min_remaining, "
+                      "max_stretch)"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, DumpKeepsControlCharactersAndRefusesNonUtf8) {

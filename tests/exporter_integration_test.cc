@@ -672,5 +672,185 @@ TEST_F(ExporterIntegrationTest, AStopDuringAQueryIsNotCountedAsAFailure) {
   EXPECT_EQ(Logged("query failed"), 0u) << log_.str();
 }
 
+// n queries that count different things, so that each result is its own.
+std::string ManyQueries(int n) {
+  std::string yaml;
+  for (int i = 0; i < n; ++i) {
+    const std::string k = std::to_string(i);
+    yaml += "  - name: q" + k +
+            "\n    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM "
+            "CA10__CaAwsInstance__c WHERE CA10__averageCpuOneWeek__c > " +
+            k +
+            " GROUP BY CA10__stateName__c LIMIT 2000\n"
+            "    metrics:\n      - name: cloudaware_it_q" +
+            k + "\n        value: n\n        labels: [state]\n";
+  }
+  return yaml;
+}
+
+TEST_F(ExporterIntegrationTest, CompositeCostsOneCallPerFiveQueries) {
+  Build(ManyQueries(12));
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  const std::string one_by_one = Joined(collector_);
+  EXPECT_EQ(CountLog("query"), 12);
+  EXPECT_EQ(CountLog("composite"), 0);
+  ASSERT_NE(one_by_one.find("cloudaware_it_q11{"), std::string::npos);
+
+  Build(ManyQueries(12), "localhost", "  batching: composite\n");
+  sim_->ClearRequestLog();
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(CountLog("composite"), 3);  // ⌈12/5⌉
+  EXPECT_EQ(CountLog("query"), 0);
+  EXPECT_EQ(CountedCalls(), 3);
+  EXPECT_EQ(Joined(collector_), one_by_one)
+      << "a batch must give each query its own result";
+  EXPECT_EQ(Series(metrics_.Render(), "cloudaware_api_requests_total")
+                ["{code=\"200\",endpoint=\"composite\"}"],
+            3);
+}
+
+TEST_F(ExporterIntegrationTest, AFailingSubrequestFailsOnlyItsOwnQuery) {
+  Build(std::string(kInventoryQueries) + R"(
+  - name: broken
+    soql: SELECT Nope__c, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY Nope__c
+    metrics:
+      - name: cloudaware_broken
+        value: n
+)",
+        "localhost", "  batching: composite\n");
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_EQ(CountLog("composite"), 1);
+  const std::string self = metrics_.Render();
+  auto success = Series(self, "cloudaware_query_success");
+  EXPECT_EQ(success["{query=\"broken\"}"], 0);
+  for (const char* q : {"ec2_by_state", "ec2_by_account", "gce_total"})
+    EXPECT_EQ(success[std::string("{query=\"") + q + "\"}"], 1) << q;
+  EXPECT_EQ(Series(self, "cloudaware_query_errors_total")
+                ["{error=\"INVALID_FIELD\",query=\"broken\"}"],
+            1);
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 1);
+  EXPECT_EQ(Logged("query failed"), 1u) << log_.str();
+}
+
+TEST_F(ExporterIntegrationTest, AFailedCompositeCallFailsItsQueries) {
+  Build(ManyQueries(7), "localhost", "  batching: composite\n");
+  sim_->AddFaults(
+      {{"endpoint", "composite"}, {"type", "error"}, {"status", 503}});
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_EQ(CountLog("composite"), 2 * 3) << "two batches, each retried twice";
+  EXPECT_EQ(CountLog("query"), 0) << "a 5xx is not a refusal of composite";
+  const std::string self = metrics_.Render();
+  auto errors = Series(self, "cloudaware_query_errors_total");
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(errors["{error=\"SERVER_UNAVAILABLE\",query=\"q" +
+                     std::to_string(i) + "\"}"],
+              1)
+        << i << "\n"
+        << self;
+  }
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 0);
+  EXPECT_EQ(Logged("composite requests refused"), 0u);
+  sim_->ClearFaults();
+  EXPECT_TRUE(poller_->PollOnce()) << log_.str();
+}
+
+TEST_F(ExporterIntegrationTest, RefusedCompositeFallsBackToSingleQueries) {
+  Build(ManyQueries(6), "localhost", "  batching: composite\n");
+  sim_->AddFaults({{"endpoint", "composite"},
+                   {"type", "error"},
+                   {"status", 404},
+                   {"error_code", "NOT_FOUND"},
+                   {"message", "The requested resource does not exist"}});
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  // Both workers may send their batch before the first refusal is seen.
+  const int refused = CountLog("composite");
+  EXPECT_GE(refused, 1);
+  EXPECT_LE(refused, 2);
+  EXPECT_EQ(CountLog("query"), 6);
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(CountLog("composite"), refused) << "composite is not retried";
+  EXPECT_EQ(CountLog("query"), 12);
+  EXPECT_EQ(Logged("composite requests refused"), 1u) << log_.str();
+  EXPECT_NE(log_.str().find("NOT_FOUND"), std::string::npos);
+  const std::string self = metrics_.Render();
+  EXPECT_EQ(Series(self, "cloudaware_api_composite_fallback")[""], 1);
+  EXPECT_EQ(Series(self, "cloudaware_up")[""], 1);
+  for (const auto& [labels, value] : Series(self, "cloudaware_query_success"))
+    EXPECT_EQ(value, 1) << labels;
+}
+
+TEST_F(ExporterIntegrationTest, ScheduledCompositeRunsBatchQueriesDueTogether) {
+  Build(ManyQueries(7), "localhost", "  batching: composite\n");
+  poller_->Start();
+  // Start-up jitter is at most a tenth of the 5 s interval.
+  for (int i = 0; i < 100 && !poller_->ready(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(poller_->ready()) << log_.str();
+  http_->Stop();
+  poller_->Stop();
+  EXPECT_EQ(CountLog("query"), 0);
+  EXPECT_EQ(CountLog("composite"), 2) << "7 queries: one batch of 5, one of 2";
+}
+
+TEST_F(ExporterIntegrationTest, BudgetGuardStretchesIntervalsAndSaysSo) {
+  Build(kInventoryQueries, "localhost",
+        "  budget_guard: {min_remaining: 10%, max_stretch: 4}\n");
+  sim_->Configure({{"daily_limit", 1000}, {"daily_used", 800}});
+  ASSERT_TRUE(poller_->PollOnce());
+  EXPECT_EQ(
+      Series(metrics_.Render(), "cloudaware_api_budget_stretch_factor")[""], 1);
+  EXPECT_EQ(Logged("stretching query intervals"), 0u);
+
+  // 5% left of the 10% to keep: intervals twice as long.
+  sim_->Configure({{"daily_used", 950}});
+  ASSERT_TRUE(poller_->PollOnce());
+  double stretch =
+      Series(metrics_.Render(), "cloudaware_api_budget_stretch_factor")[""];
+  // The 3 calls leave 49, 48 then 47 of 1000: 2.04 to 2.13.
+  EXPECT_GE(stretch, 2.0);
+  EXPECT_LT(stretch, 2.2);
+  EXPECT_EQ(Logged("stretching query intervals"), 1u) << log_.str();
+  ASSERT_TRUE(poller_->PollOnce());
+  EXPECT_EQ(Logged("stretching query intervals"), 1u) << "logged once";
+
+  // The scheduler plans the next runs with the stretched interval (5 s).
+  poller_->Start();
+  for (int i = 0; i < 100; ++i) {
+    auto status = poller_->Status();
+    if (std::all_of(status.begin(), status.end(), [](const auto& q) {
+          return q.last_run && !q.running &&
+                 q.next_run - *q.last_run > std::chrono::seconds(8);
+        })) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (const auto& q : poller_->Status()) {
+    ASSERT_TRUE(q.last_run) << q.name;
+    const double gap =
+        std::chrono::duration<double>(q.next_run - *q.last_run).count();
+    // The scheduled runs spent a few more calls: at most 2.4.
+    EXPECT_GT(gap, 5 * 2.0 - 0.5) << q.name;
+    EXPECT_LT(gap, 5 * 2.4 + 1) << q.name;
+  }
+  http_->Stop();
+  poller_->Stop();
+  poller_.reset();
+
+  // Back above the threshold: back to 1, logged once.
+  Build(kInventoryQueries, "localhost",
+        "  budget_guard: {min_remaining: 10%, max_stretch: 4}\n");
+  sim_->Configure({{"daily_used", 990}});
+  ASSERT_TRUE(poller_->PollOnce());
+  EXPECT_EQ(
+      Series(metrics_.Render(), "cloudaware_api_budget_stretch_factor")[""], 4)
+      << "capped at max_stretch";
+  sim_->Configure({{"daily_used", 0}});
+  ASSERT_TRUE(poller_->PollOnce());
+  EXPECT_EQ(
+      Series(metrics_.Render(), "cloudaware_api_budget_stretch_factor")[""], 1);
+  EXPECT_EQ(Logged("query intervals back to normal"), 1u) << log_.str();
+}
+
 }  // namespace
 }  // namespace cloudaware_exporter

@@ -66,6 +66,8 @@ TEST(SelfMetricsTest, InitialState) {
   EXPECT_EQ(Sample(text, "cloudaware_token_last_success_timestamp_seconds"), 0);
   EXPECT_EQ(Sample(text, "cloudaware_api_daily_requests_limit"), 0);
   EXPECT_EQ(Sample(text, "cloudaware_api_daily_requests_used"), 0);
+  EXPECT_EQ(Sample(text, "cloudaware_api_composite_fallback"), 0);
+  EXPECT_EQ(Sample(text, "cloudaware_api_budget_stretch_factor"), 1);
   EXPECT_EQ(
       Sample(
           text,
