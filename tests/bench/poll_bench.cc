@@ -35,7 +35,7 @@ std::string ConfigYaml(const std::string& url, int queries, int concurrency,
                      "  max_concurrency: " +
                      std::to_string(concurrency) +
                      "\n  batching: " + (composite ? "composite" : "none") +
-                     "\ndefaults: {interval: 1h}\nqueries:\n";
+                     "\ndefaults: {interval: 1h, stale_after: 3h}\nqueries:\n";
   for (int i = 0; i < queries; ++i) {
     const std::string k = std::to_string(i);
     yaml += "  - name: q" + k +

@@ -463,6 +463,8 @@ class Simulator::Impl {
       return new httplib::ThreadPool(static_cast<size_t>(threads));
     };
     server_->set_payload_max_length(64 << 20);
+    // As a real API server: no answer waits on the client's delayed ACK.
+    server_->set_tcp_nodelay(true);
     auto handler = [this](const httplib::Request& req, httplib::Response& res) {
       Handle(req, res);
     };
