@@ -7,13 +7,29 @@ running() {
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
+# Below Linux's ephemeral range (32768 and up), so that no outgoing
+# connection of the benchmark holds the port that is about to be bound.
 free_port() {
   local p
   for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % 22000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1
+}
+
+# stop_all PID...: TERM, up to 5 s for them to go, then KILL.
+stop_all() {
+  local pid alive
+  for pid in "$@"; do kill "$pid" 2>/dev/null; done
+  for _ in $(seq 1 50); do
+    alive=""
+    for pid in "$@"; do running "$pid" && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  for pid in "$@"; do kill -9 "$pid" 2>/dev/null; done
+  wait 2>/dev/null
 }
 
 # build_targets BUILD_DIR LOG TARGET...: a Release build of what is missing

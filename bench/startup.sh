@@ -37,16 +37,8 @@ work=$(mktemp -d /tmp/bench-startup.XXXXXX)
 sim_pid="" exporter_pid=""
 cleanup() {
   set +e
-  local pids="$exporter_pid $sim_pid"
-  for pid in $pids; do kill "$pid" 2>/dev/null; done
-  for _ in $(seq 1 50); do
-    alive=""
-    for pid in $pids; do running "$pid" && alive=1; done
-    [ -z "$alive" ] && break
-    sleep 0.1
-  done
-  for pid in $pids; do kill -9 "$pid" 2>/dev/null; done
-  wait 2>/dev/null
+  # shellcheck disable=SC2086
+  stop_all $exporter_pid $sim_pid
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
   return 0
 }

@@ -377,14 +377,17 @@ TEST_F(ExporterIntegrationTest, ScrapesCostNoApiCallsAndNeverWait) {
   web.Stop();
 }
 
-TEST_F(ExporterIntegrationTest, QueryErrorsAreCountedAndOthersKeepWorking) {
-  Build(std::string(kInventoryQueries) + R"(
+// A query the API refuses with INVALID_FIELD.
+const char kBrokenQuery[] = R"(
   - name: broken
     soql: SELECT Nope__c, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY Nope__c
     metrics:
       - name: cloudaware_broken
         value: n
-)");
+)";
+
+TEST_F(ExporterIntegrationTest, QueryErrorsAreCountedAndOthersKeepWorking) {
+  Build(std::string(kInventoryQueries) + kBrokenQuery);
   EXPECT_FALSE(poller_->PollOnce());
   std::string self = metrics_.Render();
   EXPECT_EQ(Series(self, "cloudaware_query_success")["{query=\"broken\"}"], 0);
@@ -710,14 +713,8 @@ TEST_F(ExporterIntegrationTest, CompositeCostsOneCallPerFiveQueries) {
 }
 
 TEST_F(ExporterIntegrationTest, AFailingSubrequestFailsOnlyItsOwnQuery) {
-  Build(std::string(kInventoryQueries) + R"(
-  - name: broken
-    soql: SELECT Nope__c, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY Nope__c
-    metrics:
-      - name: cloudaware_broken
-        value: n
-)",
-        "localhost", "  batching: composite\n");
+  Build(std::string(kInventoryQueries) + kBrokenQuery, "localhost",
+        "  batching: composite\n");
   EXPECT_FALSE(poller_->PollOnce());
   EXPECT_EQ(CountLog("composite"), 1);
   const std::string self = metrics_.Render();
