@@ -10,7 +10,7 @@ set -eu
 
 build="g++ cmake make pkg-config ca-certificates
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
-  libcrypt-dev"
+  libcrypt-dev zlib1g-dev"
 # openssl makes the throwaway certificates, curl drives the demo, prometheus
 # brings promtool, clang-format checks the formatting, tinyproxy is the real
 # proxy of the proxy test, clang and its runtime build the fuzzers.
@@ -22,7 +22,7 @@ test="googletest libgtest-dev libgmock-dev openssl curl prometheus clang-format
 # promtool.
 bench="wrk nginx-light openssl curl googletest libgtest-dev libgmock-dev prometheus"
 runtime="ca-certificates libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
-  libcpp-httplib0.11 libyaml-cpp0.7 libssl3 libcrypt1"
+  libcpp-httplib0.11 libyaml-cpp0.7 libssl3 libcrypt1 zlib1g"
 
 case "${1:-}" in
   "") want="$build $test" ;;

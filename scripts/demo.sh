@@ -4,8 +4,9 @@
 # Ctrl-C stops both. DEMO_EXIT=1 stops once the first scrape has been shown.
 set -eu
 cd "$(dirname "$0")/.."
-deploy/install-deps.sh --build
-for p in openssl curl; do command -v $p >/dev/null || deploy/install-deps.sh; done
+# The simulator is built with the tests (GoogleTest, promtool), so the demo
+# needs the test packages too.
+deploy/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== build"
