@@ -101,9 +101,10 @@ std::optional<std::pair<int64_t, int64_t>> ParseLimitInfo(
   return std::make_pair(used, limit);
 }
 
-CmdbError ParseRestError(int status, const std::string& body) {
+namespace {
+
+std::optional<CmdbError> MaybeRestError(int status, const nlohmann::json& doc) {
   const std::string http = "http_" + std::to_string(status);
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
   if (doc.is_array() && !doc.empty()) {
     std::string code, message;
     for (const auto& e : doc) {
@@ -142,6 +143,22 @@ CmdbError ParseRestError(int status, const std::string& body) {
       }
     }
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+CmdbError RestErrorFromJson(int status, const nlohmann::json& doc) {
+  if (auto error = MaybeRestError(status, doc)) return *error;
+  return CmdbError("http_" + std::to_string(status),
+                   "HTTP " + std::to_string(status) + " with no error list",
+                   status);
+}
+
+CmdbError ParseRestError(int status, const std::string& body) {
+  const std::string http = "http_" + std::to_string(status);
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (auto error = MaybeRestError(status, doc)) return *error;
   std::string excerpt = Excerpt(body);
   return CmdbError(
       http,
@@ -202,6 +219,57 @@ QueryPage QueryPageFromJson(nlohmann::json doc) {
 CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
                        HttpClient& http, SelfMetrics& metrics)
     : CmdbClient(config, tokens, http, metrics, Options{}) {}
+
+std::vector<CompositeAnswer> ParseCompositeResponse(const std::string& body,
+                                                    size_t n) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("compositeResponse") ||
+      !doc["compositeResponse"].is_array()) {
+    throw CmdbError("parse",
+                    "the composite response has no compositeResponse array (" +
+                        std::to_string(body.size()) + " bytes)");
+  }
+  std::vector<CompositeAnswer> out(n);
+  std::vector<bool> answered(n, false);
+  for (auto& item : doc["compositeResponse"]) {
+    if (!item.is_object()) continue;
+    auto ref_it = item.find("referenceId");
+    if (ref_it == item.end() || !ref_it->is_string()) continue;
+    const std::string& ref = ref_it->get_ref<const std::string&>();
+    // The referenceIds sent are q0 to q4.
+    if (ref.size() != 2 || ref[0] != 'q' || ref[1] < '0' || ref[1] > '9')
+      continue;
+    const size_t i = static_cast<size_t>(ref[1] - '0');
+    if (i >= n || answered[i]) continue;
+    answered[i] = true;
+    auto status = item.find("httpStatusCode");
+    auto sub_body = item.find("body");
+    try {
+      if (status == item.end() || !status->is_number_integer()) {
+        throw CmdbError(
+            "parse", "composite subresponse " + ref + " lacks httpStatusCode");
+      }
+      const int64_t code = status->get<int64_t>();
+      nlohmann::json content =
+          sub_body == item.end() ? nlohmann::json() : std::move(*sub_body);
+      if (code < 200 || code >= 300) {
+        throw RestErrorFromJson(
+            static_cast<int>(std::clamp<int64_t>(code, 0, 999)), content);
+      }
+      out[i].page = QueryPageFromJson(std::move(content));
+    } catch (const CmdbError& e) {
+      out[i].error = e;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!answered[i]) {
+      out[i].error =
+          CmdbError("parse", "the composite response has no answer for q" +
+                                 std::to_string(i));
+    }
+  }
+  return out;
+}
 
 double BudgetStretch(int64_t used, int64_t limit, double min_remaining,
                      double max_stretch) {
@@ -341,15 +409,6 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
 namespace {
 
 // Reads a page, counting a body that is not a query result against the API.
-QueryPage ReadPage(nlohmann::json doc, SelfMetrics& metrics) {
-  try {
-    return QueryPageFromJson(std::move(doc));
-  } catch (const CmdbError& e) {
-    if (e.code() == "parse") metrics.SetUp(false);
-    throw;
-  }
-}
-
 QueryPage ReadPage(const std::string& body, SelfMetrics& metrics) {
   try {
     return ParseQueryPage(body);
@@ -455,59 +514,26 @@ std::vector<QueryOutcome> CmdbClient::QueryBatch(
     return one_by_one();
   }
 
-  nlohmann::json doc = nlohmann::json::parse(response, nullptr, false);
-  nlohmann::json* items = nullptr;
-  if (doc.is_object() && doc.contains("compositeResponse") &&
-      doc["compositeResponse"].is_array()) {
-    items = &doc["compositeResponse"];
-  }
-  if (!items) {
+  std::vector<CompositeAnswer> answers;
+  try {
+    answers = ParseCompositeResponse(response, soqls.size());
+  } catch (const CmdbError& e) {
     metrics_.SetUp(false);
-    for (auto& o : out) {
-      o.error = CmdbError("parse",
-                          "the composite response has no compositeResponse "
-                          "array (" +
-                              std::to_string(response.size()) + " bytes)");
-    }
+    for (auto& o : out) o.error = e;
     return out;
   }
-  std::vector<bool> answered(soqls.size(), false);
-  for (auto& item : *items) {
-    if (!item.is_object()) continue;
-    auto ref_it = item.find("referenceId");
-    if (ref_it == item.end() || !ref_it->is_string()) continue;
-    const std::string ref = ref_it->get<std::string>();
-    size_t i = 0;
-    if (ref.size() != 2 || ref[0] != 'q' ||
-        (i = ref[1] - '0') >= soqls.size() || answered[i]) {
+  for (size_t i = 0; i < soqls.size(); ++i) {
+    if (answers[i].error) {
+      // As for a single query: a body that is not a query page means the
+      // API is not working.
+      if (answers[i].error->code() == "parse") metrics_.SetUp(false);
+      out[i].error = std::move(answers[i].error);
       continue;
     }
-    answered[i] = true;
-    auto status = item.find("httpStatusCode");
-    auto sub_body = item.find("body");
     try {
-      if (status == item.end() || !status->is_number_integer()) {
-        throw CmdbError(
-            "parse", "composite subresponse " + ref + " lacks httpStatusCode");
-      }
-      const int code = status->get<int>();
-      nlohmann::json content =
-          sub_body == item.end() ? nlohmann::json() : std::move(*sub_body);
-      if (code < 200 || code >= 300) {
-        throw ParseRestError(
-            code, content.dump(-1, ' ', false,
-                               nlohmann::json::error_handler_t::replace));
-      }
-      out[i].result = FollowPages(ReadPage(std::move(content), metrics_));
+      out[i].result = FollowPages(std::move(*answers[i].page));
     } catch (const CmdbError& e) {
       out[i].error = e;
-    }
-  }
-  for (size_t i = 0; i < soqls.size(); ++i) {
-    if (!answered[i]) {
-      out[i].error =
-          CmdbError("parse", "the composite response has no answer for q" +
-                                 std::to_string(i));
     }
   }
   return out;

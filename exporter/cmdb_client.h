@@ -67,6 +67,8 @@ std::optional<std::pair<int64_t, int64_t>> ParseLimitInfo(
 // nothing. The code is the errorCode when it looks like one, else
 // http_<status>.
 CmdbError ParseRestError(int status, const std::string& body);
+// The same for a body already parsed (a composite subresponse's).
+CmdbError RestErrorFromJson(int status, const nlohmann::json& body);
 
 // One page of a query response.
 struct QueryPage {
@@ -82,6 +84,20 @@ struct QueryPage {
 QueryPage ParseQueryPage(const std::string& body);
 // The same for a body already parsed (a composite subresponse).
 QueryPage QueryPageFromJson(nlohmann::json doc);
+
+// What a /composite answer says of one subrequest: the first page of its
+// result, or its own error.
+struct CompositeAnswer {
+  std::optional<QueryPage> page;
+  std::optional<CmdbError> error;
+};
+
+// Reads a /composite answer to n query subrequests with referenceIds q0 to
+// q<n-1>. A subresponse that is missing, or that is not a query page,
+// becomes that query's error. Throws CmdbError "parse" when the answer has
+// no compositeResponse array.
+std::vector<CompositeAnswer> ParseCompositeResponse(const std::string& body,
+                                                    size_t n);
 
 // The most queries one /composite request may carry (reference §6.2).
 constexpr size_t kCompositeMaxQueries = 5;

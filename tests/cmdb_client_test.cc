@@ -183,6 +183,47 @@ TEST(CmdbClientTest, ParsesSforceLimitInfo) {
   }
 }
 
+TEST(CmdbClientTest, ParsesCompositeResponses) {
+  // Answers in any order, one failing, one missing, one unknown and one
+  // repeated referenceId, one not a query page.
+  auto answers = ParseCompositeResponse(R"({"compositeResponse": [
+    {"referenceId": "q2", "httpStatusCode": 400, "body":
+      [{"message": "unexpected token: 'FRM'", "errorCode": "MALFORMED_QUERY"}]},
+    {"referenceId": "q0", "httpStatusCode": 200, "body":
+      {"totalSize": 42, "done": true, "records": []}},
+    {"referenceId": "q0", "httpStatusCode": 500, "body": []},
+    {"referenceId": "q7", "httpStatusCode": 200, "body": {}},
+    {"referenceId": "q3", "httpStatusCode": 200, "body": "<html>"},
+    {"referenceId": "q1"}]})",
+                                        5);
+  ASSERT_EQ(answers.size(), 5u);
+  ASSERT_TRUE(answers[0].page);
+  EXPECT_FALSE(answers[0].error);
+  EXPECT_EQ(answers[0].page->total_size, 42);
+  ASSERT_TRUE(answers[1].error);
+  EXPECT_EQ(answers[1].error->code(), "parse");
+  EXPECT_NE(std::string(answers[1].error->what()).find("httpStatusCode"),
+            std::string::npos);
+  ASSERT_TRUE(answers[2].error);
+  EXPECT_EQ(answers[2].error->code(), "MALFORMED_QUERY");
+  EXPECT_EQ(answers[2].error->status(), 400);
+  ASSERT_TRUE(answers[3].error);
+  EXPECT_EQ(answers[3].error->code(), "parse");
+  ASSERT_TRUE(answers[4].error);
+  EXPECT_EQ(std::string(answers[4].error->what()),
+            "the composite response has no answer for q4");
+
+  for (const char* bad :
+       {"", "[]", "{}", R"({"compositeResponse": {}})", "<html>503</html>"}) {
+    try {
+      ParseCompositeResponse(bad, 2);
+      ADD_FAILURE() << bad;
+    } catch (const CmdbError& e) {
+      EXPECT_EQ(e.code(), "parse") << bad;
+    }
+  }
+}
+
 TEST(CmdbClientTest, BudgetStretchGrowsAsTheAllocationRunsOut) {
   // 10% to keep, at most 8 times the interval.
   EXPECT_EQ(BudgetStretch(0, 1000, 0.1, 8), 1);

@@ -1,7 +1,9 @@
-// Fuzzes the readers of REST API answers: the error of a failed call and a
-// page of a query result. CmdbError is the expected answer to a bad page.
+// Fuzzes the readers of REST API answers: the error of a failed call, a page
+// of a query result, and a /composite answer. CmdbError is the expected
+// answer to a bad page.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "exporter/cmdb_client.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -24,6 +26,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
   } catch (const CmdbError& e) {
     if (e.code() != "parse" && e.code() != "truncated") __builtin_trap();
+  }
+
+  try {
+    const size_t n = 1 + in.status % kCompositeMaxQueries;
+    std::vector<CompositeAnswer> answers = ParseCompositeResponse(in.body, n);
+    if (answers.size() != n) __builtin_trap();
+    // Each query gets exactly one of a page and an error.
+    for (const auto& a : answers) {
+      if (a.page.has_value() == a.error.has_value()) __builtin_trap();
+    }
+  } catch (const CmdbError& e) {
+    if (e.code() != "parse") __builtin_trap();
   }
   return 0;
 }
