@@ -216,10 +216,6 @@ QueryPage QueryPageFromJson(nlohmann::json doc) {
   return page;
 }
 
-CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
-                       HttpClient& http, SelfMetrics& metrics)
-    : CmdbClient(config, tokens, http, metrics, Options{}) {}
-
 std::vector<CompositeAnswer> ParseCompositeResponse(const std::string& body,
                                                     size_t n) {
   nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
@@ -280,6 +276,10 @@ double BudgetStretch(int64_t used, int64_t limit, double min_remaining,
   if (remaining <= 0) return max_stretch;
   return std::clamp(min_remaining / remaining, 1.0, max_stretch);
 }
+
+CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
+                       HttpClient& http, SelfMetrics& metrics)
+    : CmdbClient(config, tokens, http, metrics, Options{}) {}
 
 CmdbClient::CmdbClient(const CloudawareConfig& config, TokenSource& tokens,
                        HttpClient& http, SelfMetrics& metrics, Options options)
@@ -467,7 +467,6 @@ std::vector<QueryOutcome> CmdbClient::QueryBatch(
         out[i].error = e;
       }
     }
-    return out;
   };
   bool refused;
   {
@@ -475,7 +474,10 @@ std::vector<QueryOutcome> CmdbClient::QueryBatch(
     refused = composite_refused_;
   }
   // One query costs one call either way; a plain GET is the simpler one.
-  if (refused || soqls.size() < 2) return one_by_one();
+  if (refused || soqls.size() < 2) {
+    one_by_one();
+    return out;
+  }
   if (soqls.size() > kCompositeMaxQueries) {
     throw std::invalid_argument("QueryBatch: more than 5 queries");
   }
@@ -511,7 +513,8 @@ std::vector<QueryOutcome> CmdbClient::QueryBatch(
       composite_refused_ = true;
     }
     metrics_.SetCompositeFallback(true);
-    return one_by_one();
+    one_by_one();
+    return out;
   }
 
   std::vector<CompositeAnswer> answers;

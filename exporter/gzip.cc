@@ -2,8 +2,9 @@
 
 #include <zlib.h>
 
-#include <cctype>
 #include <stdexcept>
+
+#include "exporter/text.h"
 
 namespace cloudaware_exporter {
 
@@ -67,34 +68,20 @@ bool AcceptsGzip(std::string_view header) {
                                              : header.substr(comma + 1);
     size_t semi = item.find(';');
     std::string_view coding = item.substr(0, semi);
-    auto trim = [](std::string_view s) {
-      while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-      while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-      return s;
-    };
-    coding = trim(coding);
+    coding = TrimBlanks(coding);
     bool allowed = true;  // no q-value means q=1
     if (semi != std::string_view::npos) {
-      std::string_view params = trim(item.substr(semi + 1));
+      std::string_view params = TrimBlanks(item.substr(semi + 1));
       if (params.size() >= 2 && (params[0] == 'q' || params[0] == 'Q') &&
           params[1] == '=') {
-        std::string_view q = trim(params.substr(2));
+        std::string_view q = TrimBlanks(params.substr(2));
         // q=0, q=0.0, q=0.000: refused; anything else is above 0.
         allowed = !(q.size() >= 1 && q[0] == '0' &&
                     q.find_first_not_of("0.", 0) == std::string_view::npos);
       }
     }
-    auto equals = [](std::string_view a, std::string_view b) {
-      if (a.size() != b.size()) return false;
-      for (size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != b[i])
-          return false;
-      }
-      return true;
-    };
-    if (equals(coding, "gzip") || equals(coding, "x-gzip")) {
+    if (EqualsIgnoreCase(coding, "gzip") ||
+        EqualsIgnoreCase(coding, "x-gzip")) {
       gzip_listed = true;
       gzip = gzip || allowed;
     } else if (coding == "*") {

@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "exporter/text.h"
+
 namespace cloudaware_exporter {
 namespace {
 
@@ -41,17 +43,6 @@ Column MakeColumn(const std::string& name) {
     }
   }
   return column;
-}
-
-char AsciiLower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return AsciiLower(x) == AsciiLower(y);
-         });
 }
 
 // The API returns an alias spelled as the query wrote it, but SOQL treats

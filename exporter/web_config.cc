@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <filesystem>
 #include <initializer_list>
 
 #include "exporter/file_util.h"
+#include "exporter/text.h"
 #include "exporter/yaml_reader.h"
 
 namespace cloudaware_exporter {
@@ -72,14 +72,6 @@ const std::array<AllowedHeader, 5>& AllowedHeaders() {
       {"Content-Security-Policy", {}},
   }};
   return headers;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 class Parser : public YamlReader {
