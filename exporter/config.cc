@@ -1,5 +1,6 @@
 #include "exporter/config.h"
 
+#include <glob.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -97,7 +98,7 @@ bool IsDigits(std::string_view s) {
 class Parser : public YamlReader {
  public:
   Parser(const std::string& file, const EnvLookup& env)
-      : YamlReader(file), env_(env) {}
+      : YamlReader(file), env_(env), config_file_(file) {}
 
   Config Parse(std::string_view yaml);
 
@@ -123,6 +124,10 @@ class Parser : public YamlReader {
 
   CloudawareConfig ParseCloudaware(const Item& item);
   void ParseSecret(const Mapping& m, CloudawareConfig& c);
+  // An org's queries: `queries` inline, then those of `query_files`.
+  void ParseQueries(const Mapping& m, const Config& config, OrgConfig& org);
+  void ParseQueryFile(const Item& at, const std::string& path,
+                      const Config& config, OrgConfig& org);
   QueryConfig ParseQuery(const Item& item, const Config& config);
   MetricConfig ParseMetric(const Item& item, const QueryConfig& query);
   std::string LabelName(const Item& item, const std::string& name,
@@ -132,9 +137,41 @@ class Parser : public YamlReader {
   // Scrubbed from every message, in case the secret also reached another
   // field through an alias or a shared environment variable.
   std::vector<std::string> secrets_;
-  std::map<std::string, std::string> query_paths_;   // name -> path
-  std::map<std::string, std::string> metric_paths_;  // name -> path
+  // Per org: names -> where they were defined, for duplicate errors.
+  std::map<std::string, std::string> query_paths_;
+  std::map<std::string, std::string> metric_paths_;
+  // With an orgs list, the `org` label is the exporter's.
+  bool several_orgs_ = false;
+  const std::string config_file_;
 };
+
+// Where an item is, for "also at" in duplicate errors: its path, after its
+// file name when it is not in the config file itself.
+std::string Where(const std::string& file, const std::string& config_file,
+                  const std::string& path) {
+  return file == config_file ? path : file + ": " + path;
+}
+
+bool IsOrgName(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && s[0] != '.' && s[0] != '-' &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                  c == '-' || c == '.';
+         });
+}
+
+// The files a query_files entry names: itself, or what a glob pattern
+// matches, sorted.
+std::vector<std::string> Glob(const std::string& pattern) {
+  if (pattern.find_first_of("*?[") == std::string::npos) return {pattern};
+  glob_t g{};
+  std::vector<std::string> paths;
+  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) paths.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  return paths;
+}
 
 void Parser::Throw(std::string message) const {
   const std::string redacted = Secret().ToString();
@@ -361,12 +398,14 @@ Config Parser::Parse(std::string_view yaml) {
          "the config is empty; it needs at least cloudaware and queries");
   }
   if (second) Fail(*second, "", "must hold a single YAML document");
-  Mapping top = Map({root, ""}, {"cloudaware", "defaults", "queries"},
-                    "a mapping with the keys cloudaware, defaults and queries");
+  Mapping top = Map(
+      {root, ""}, {"cloudaware", "defaults", "queries", "query_files", "orgs"},
+      "a mapping with the keys cloudaware, defaults, queries, query_files "
+      "or orgs");
 
   Config config;
   config.file = file();
-  config.cloudaware = ParseCloudaware(Required(top, "cloudaware"));
+  // Before the queries, which take their defaults from it.
   if (auto defaults = top.Get("defaults")) {
     Mapping m = Map(*defaults, {"interval", "stale_after", "max_series",
                                 "max_label_value_length"});
@@ -384,13 +423,109 @@ Config Parser::Parse(std::string_view yaml) {
       config.default_stale_after = Duration(*v, kMinInterval);
     }
   }
+  std::optional<Item> orgs = top.Get("orgs");
+  if (!orgs) {
+    OrgConfig org;
+    org.cloudaware = ParseCloudaware(Required(top, "cloudaware"));
+    ParseQueries(top, config, org);
+    config.orgs.push_back(std::move(org));
+    return config;
+  }
+  for (const char* key : {"cloudaware", "queries", "query_files"}) {
+    if (auto v = top.Get(key)) {
+      Fail(*v, std::string("with orgs, each org has its own ") + key +
+                   "; move it into the entries of orgs");
+    }
+  }
+  several_orgs_ = true;
+  std::vector<Item> items = List(*orgs, "a list of orgs");
+  if (items.empty()) Fail(*orgs, "must list at least one org");
+  std::map<std::string, std::string> org_paths;
+  for (const Item& item : items) {
+    Mapping m = Map(item, {"name", "cloudaware", "queries", "query_files"});
+    OrgConfig org;
+    Item name = Required(m, "name");
+    org.name = String(name);
+    if (!IsOrgName(org.name)) {
+      Fail(name,
+           "must be 1 to 64 letters, digits, '_', '-' or '.', not starting "
+           "with '-' or '.', got " +
+               Quote(org.name));
+    }
+    auto [seen, fresh] = org_paths.emplace(org.name, name.path);
+    if (!fresh) {
+      Fail(name, "duplicate org name " + Quote(org.name) + " (also at " +
+                     seen->second + ")");
+    }
+    org.cloudaware = ParseCloudaware(Required(m, "cloudaware"));
+    ParseQueries(m, config, org);
+    config.orgs.push_back(std::move(org));
+  }
+  return config;
+}
+
+void Parser::ParseQueries(const Mapping& m, const Config& config,
+                          OrgConfig& org) {
+  // Names need only be unique within an org: the org label tells orgs apart.
+  query_paths_.clear();
+  metric_paths_.clear();
+  std::optional<Item> queries = m.Get("queries");
+  std::optional<Item> files = m.Get("query_files");
+  if (!queries && !files) {
+    Fail(m.item.node.Mark(), Child(m.item.path, "queries"),
+         "is required (or query_files)");
+  }
+  if (queries) {
+    std::vector<Item> items = List(*queries, "a list of queries");
+    if (items.empty() && !files) {
+      Fail(*queries, "must list at least one query");
+    }
+    for (const Item& item : items) {
+      org.queries.push_back(ParseQuery(item, config));
+    }
+  }
+  if (files) {
+    std::vector<Item> entries =
+        List(*files, "a list of query file paths or glob patterns");
+    if (entries.empty()) Fail(*files, "must list at least one file");
+    for (const Item& entry : entries) {
+      const std::string pattern = ResolvePath(NonEmpty(entry));
+      std::vector<std::string> paths = Glob(pattern);
+      if (paths.empty()) Fail(entry, "no file matches " + Quote(pattern));
+      for (const std::string& path : paths) {
+        ParseQueryFile(entry, path, config, org);
+      }
+    }
+  }
+}
+
+void Parser::ParseQueryFile(const Item& at, const std::string& path,
+                            const Config& config, OrgConfig& org) {
+  std::string yaml;
+  if (auto err = ReadFile(path, kMaxConfigBytes, &yaml)) {
+    Fail(at, "cannot read query file " + path + ": " + *err);
+  }
+  // Messages about what is inside name the query file; a failure ends the
+  // parse, so the name is put back only on success.
+  const std::string including = file();
+  set_file(path);
+  YAML::Node root;
+  std::optional<YAML::Mark> second;
+  try {
+    root = YAML::Load(yaml);
+    second = SecondDocument(yaml);
+  } catch (const YAML::Exception& e) {
+    Fail(e.mark, "", "YAML syntax error: " + e.msg);
+  }
+  if (second) Fail(*second, "", "must hold a single YAML document");
+  Mapping top = Map({root, ""}, {"queries"}, "a mapping with the key queries");
   Item queries = Required(top, "queries");
   std::vector<Item> items = List(queries, "a list of queries");
   if (items.empty()) Fail(queries, "must list at least one query");
   for (const Item& item : items) {
-    config.queries.push_back(ParseQuery(item, config));
+    org.queries.push_back(ParseQuery(item, config));
   }
-  return config;
+  set_file(including);
 }
 
 CloudawareConfig Parser::ParseCloudaware(const Item& item) {
@@ -523,7 +658,8 @@ QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
   if (!IsName(q.name, false)) {
     Fail(name, "must match [a-zA-Z_][a-zA-Z0-9_]*, got " + Quote(q.name));
   }
-  auto [seen, fresh] = query_paths_.emplace(q.name, item.path);
+  auto [seen, fresh] =
+      query_paths_.emplace(q.name, Where(file(), config_file_, item.path));
   if (!fresh) {
     Fail(name, "duplicate query name " + Quote(q.name) + " (also at " +
                    seen->second + ")");
@@ -577,7 +713,8 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
                    " is reserved: process_ metrics describe the exporter "
                    "process; pick another name");
   }
-  auto [seen, fresh] = metric_paths_.emplace(metric.name, item.path);
+  auto [seen, fresh] = metric_paths_.emplace(
+      metric.name, Where(file(), config_file_, item.path));
   if (!fresh) {
     Fail(name, "duplicate metric name " + Quote(metric.name) + " (also at " +
                    seen->second + ")");
@@ -599,6 +736,11 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
 
   std::map<std::string, std::string> label_paths;  // label name -> path
   auto add_label = [&](const Item& at, const std::string& label) {
+    if (several_orgs_ && label == "org") {
+      Fail(at,
+           "the org label is set from the org's name in orgs; pick another "
+           "label name");
+    }
     auto [other, added] = label_paths.emplace(label, at.path);
     if (!added) {
       Fail(at, "duplicate label name " + Quote(label) + " (also at " +
@@ -729,10 +871,9 @@ Config ParseConfig(std::string_view yaml, const std::string& file_name,
   }
 }
 
-std::string RedactedYaml(const Config& config) {
-  const CloudawareConfig& c = config.cloudaware;
-  YAML::Emitter out;
-  out << YAML::BeginMap;
+namespace {
+
+void EmitCloudaware(YAML::Emitter& out, const CloudawareConfig& c) {
   out << YAML::Key << "cloudaware" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "url" << YAML::Value << Escape(c.url);
   out << YAML::Key << "client_id" << YAML::Value << Escape(c.client_id);
@@ -770,17 +911,9 @@ std::string RedactedYaml(const Config& config) {
   out << YAML::EndMap;
   out << YAML::Key << "proxy_url" << YAML::Value << Escape(c.proxy_url);
   out << YAML::EndMap;
+}
 
-  out << YAML::Key << "defaults" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "interval" << YAML::Value
-      << FormatDuration(config.default_interval);
-  out << YAML::Key << "stale_after" << YAML::Value
-      << FormatDuration(config.default_stale_after);
-  out << YAML::Key << "max_series" << YAML::Value << config.default_max_series;
-  out << YAML::Key << "max_label_value_length" << YAML::Value
-      << config.max_label_value_length;
-  out << YAML::EndMap;
-
+void EmitQueries(YAML::Emitter& out, const std::vector<QueryConfig>& queries) {
   auto label_map = [&](const char* key, const auto& pairs) {
     if (pairs.empty()) return;
     out << YAML::Key << key << YAML::Value << YAML::BeginMap;
@@ -790,7 +923,7 @@ std::string RedactedYaml(const Config& config) {
     out << YAML::EndMap;
   };
   out << YAML::Key << "queries" << YAML::Value << YAML::BeginSeq;
-  for (const QueryConfig& q : config.queries) {
+  for (const QueryConfig& q : queries) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << Escape(q.name);
     out << YAML::Key << "soql" << YAML::Value << Escape(q.soql);
@@ -812,7 +945,41 @@ std::string RedactedYaml(const Config& config) {
     }
     out << YAML::EndSeq << YAML::EndMap;
   }
-  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::EndSeq;
+}
+
+}  // namespace
+
+std::string RedactedYaml(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  const bool several_orgs =
+      config.orgs.size() != 1 || !config.orgs[0].name.empty();
+  if (!several_orgs) EmitCloudaware(out, config.orgs[0].cloudaware);
+  out << YAML::Key << "defaults" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "interval" << YAML::Value
+      << FormatDuration(config.default_interval);
+  out << YAML::Key << "stale_after" << YAML::Value
+      << FormatDuration(config.default_stale_after);
+  out << YAML::Key << "max_series" << YAML::Value << config.default_max_series;
+  out << YAML::Key << "max_label_value_length" << YAML::Value
+      << config.max_label_value_length;
+  out << YAML::EndMap;
+
+  if (!several_orgs) {
+    EmitQueries(out, config.orgs[0].queries);
+  } else {
+    out << YAML::Key << "orgs" << YAML::Value << YAML::BeginSeq;
+    for (const OrgConfig& org : config.orgs) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "name" << YAML::Value << Escape(org.name);
+      EmitCloudaware(out, org.cloudaware);
+      EmitQueries(out, org.queries);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 

@@ -104,15 +104,26 @@ struct QueryConfig {
   std::vector<MetricConfig> metrics;
 };
 
+// One Cloudaware org: its connection and its queries, from the config's
+// top level, or from one entry of its `orgs` list.
+struct OrgConfig {
+  // The value of the `org` label on every series of this org; "" in the
+  // single-org form, whose series carry no org label.
+  std::string name;
+  CloudawareConfig cloudaware;
+  // Those listed inline, then those of query_files, in file order.
+  std::vector<QueryConfig> queries;
+};
+
 struct Config {
   std::string file;  // the file it was loaded from, as given
-  CloudawareConfig cloudaware;
+  // Never empty: one org with an empty name, or the `orgs` list.
+  std::vector<OrgConfig> orgs;
   std::chrono::milliseconds default_interval{300000};
   std::chrono::milliseconds default_stale_after{900000};
   int64_t default_max_series = 10000;
   // Longer label values are cut (see samples.h).
   size_t max_label_value_length = 1024;
-  std::vector<QueryConfig> queries;
 };
 
 // The message is complete and fit for users, one line:

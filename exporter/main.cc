@@ -117,63 +117,61 @@ Flags ParseFlags(int argc, char** argv) {
 
 // After REQUEST_LIMIT_EXCEEDED, wait for the next cycle: the shortest query
 // interval.
-CmdbClient::Options ClientOptions(const Config& config) {
+CmdbClient::Options ClientOptions(const Config& config, const OrgConfig& org) {
   CmdbClient::Options options;
-  options.limit_pause = config.queries.empty() ? config.default_interval
-                                               : config.queries[0].interval;
-  for (const QueryConfig& q : config.queries)
+  options.limit_pause =
+      org.queries.empty() ? config.default_interval : org.queries[0].interval;
+  for (const QueryConfig& q : org.queries)
     options.limit_pause = std::min(options.limit_pause, q.interval);
   return options;
 }
 
-// Everything a config determines. A reload builds a new one and retires the
-// old; the self metrics and the collector outlive both.
+// Everything one org of a config determines. A reload builds new ones and
+// retires the old; the self metrics and the collector outlive them.
 struct Pipeline {
-  Pipeline(Config c, SelfMetrics& metrics, Collector& collector)
-      : config(std::move(c)),
-        http(config.cloudaware, ProcessEnv()),
-        tokens(config.cloudaware, http, metrics),
-        client(config.cloudaware, tokens, http, metrics, ClientOptions(config)),
-        poller(config, client, collector, metrics) {}
+  Pipeline(const Config& config, size_t i, SelfMetrics& metrics,
+           Collector& collector)
+      : org(config.orgs[i]),
+        http(org.cloudaware, ProcessEnv()),
+        tokens(org.cloudaware, http, metrics),
+        client(org.cloudaware, tokens, http, metrics,
+               ClientOptions(config, org)),
+        poller(config, client, collector, metrics, i) {}
   // Aborts requests in flight first, so a hung API cannot delay the stop.
   void Stop() {
     http.Stop();
     poller.Stop();
   }
 
-  Config config;
+  const OrgConfig org;
   HttpClient http;
   TokenSource tokens;
   CmdbClient client;
   Poller poller;
 };
 
-std::vector<std::shared_ptr<const std::string>> Exposition(
-    const Collector& collector, const SelfMetrics& metrics, bool gzip) {
-  return Exposition(*collector.snapshot(), metrics.Render(), gzip);
-}
-
 class Exporter {
  public:
   Exporter(std::string config_file, Config config)
-      : config_file_(std::move(config_file)),
-        metrics_(CLOUDAWARE_VERSION, CLOUDAWARE_REVISION),
-        pipeline_(std::make_shared<Pipeline>(std::move(config), metrics_,
-                                             collector_)) {}
+      : config_file_(std::move(config_file)) {
+    Install(std::move(config));
+  }
 
   int Once() {
-    bool ok = pipeline_->poller.PollOnce();
-    for (const auto& chunk : Exposition(collector_, metrics_, false))
-      std::cout << *chunk;
+    bool ok = true;
+    for (const auto& p : Pipelines()) ok = p->poller.PollOnce() && ok;
+    for (const auto& chunk : Exposition(false)) std::cout << *chunk;
     std::cout.flush();
     return ok ? 0 : 1;
   }
 
-  void Start() { Current()->poller.Start(); }
+  void Start() {
+    for (const auto& p : Pipelines()) p->poller.Start();
+  }
 
   void Stop() {
     std::lock_guard<std::mutex> lock(reload_mu_);
-    pipeline_->Stop();
+    for (const auto& p : Pipelines()) p->Stop();
   }
 
   // Returns "" or why the new config was refused (the old one stays).
@@ -187,56 +185,122 @@ class Exporter {
                {{"err", e.what()}});
       return e.what();
     }
-    auto old = Current();
-    std::set<std::string> kept;
-    for (const auto& q : config.queries) kept.insert(q.name);
-    old->Stop();
-    ready_once_ = ready_once_ || old->poller.ready();
-    auto next =
-        std::make_shared<Pipeline>(std::move(config), metrics_, collector_);
-    for (const auto& q : old->config.queries) {
-      if (!kept.count(q.name)) metrics_.RemoveQuery(q.name);
+    bool ready = true;
+    for (const auto& p : Pipelines()) {
+      p->Stop();
+      ready = ready && p->poller.ready();
     }
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      pipeline_ = next;
-    }
-    next->poller.Start();
-    LogInfo("config reloaded",
-            {{"file", config_file_},
-             {"queries", std::to_string(next->config.queries.size())}});
+    ready_once_ = ready_once_ || ready;
+    const size_t orgs = config.orgs.size(), queries = CountQueries(config);
+    Install(std::move(config));
+    for (const auto& p : Pipelines()) p->poller.Start();
+    LogInfo("config reloaded", {{"file", config_file_},
+                                {"orgs", std::to_string(orgs)},
+                                {"queries", std::to_string(queries)}});
     return "";
   }
 
   WebHandlers Handlers(const std::string& telemetry_path) {
     WebHandlers h;
-    h.metrics = [this](bool gzip) {
-      return Exposition(collector_, metrics_, gzip);
-    };
+    h.metrics = [this](bool gzip) { return Exposition(gzip); };
     h.landing_page = [this, telemetry_path] {
-      return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path,
-                               Current()->poller.Status());
+      std::vector<Poller::QueryStatus> queries;
+      for (const auto& p : Pipelines()) {
+        for (auto& q : p->poller.Status()) {
+          q.name = CollectorKey(p->org.name, q.name);
+          queries.push_back(std::move(q));
+        }
+      }
+      return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path, queries);
     };
     // Stays ready across reloads: the old results keep being served.
     h.ready = [this] {
-      return ready_once_.load() || Current()->poller.ready();
+      if (ready_once_.load()) return true;
+      for (const auto& p : Pipelines()) {
+        if (!p->poller.ready()) return false;
+      }
+      return true;
     };
     h.reload = [this] { return Reload(); };
     return h;
   }
 
+  static size_t CountQueries(const Config& config) {
+    size_t n = 0;
+    for (const OrgConfig& org : config.orgs) n += org.queries.size();
+    return n;
+  }
+
  private:
-  std::shared_ptr<Pipeline> Current() {
+  // Builds the pipelines of a config, with each org's self metrics: kept
+  // from before for an org that stays, so counters carry on, and dropped for
+  // an org that left. The old pipelines must be stopped.
+  void Install(Config config) {
+    std::map<std::string, std::shared_ptr<SelfMetrics>> metrics;
+    std::vector<std::string> keys;
+    for (const OrgConfig& org : config.orgs) {
+      auto it = metrics_.find(org.name);
+      metrics[org.name] =
+          it != metrics_.end()
+              ? it->second
+              : std::make_shared<SelfMetrics>(CLOUDAWARE_VERSION,
+                                              CLOUDAWARE_REVISION, org.name);
+      for (const QueryConfig& q : org.queries)
+        keys.push_back(CollectorKey(org.name, q.name));
+    }
+    // Queries that left the config take their self metrics with them.
+    for (const auto& p : pipelines_) {
+      auto it = metrics.find(p->org.name);
+      if (it == metrics.end()) continue;
+      const OrgConfig* now = nullptr;
+      for (const OrgConfig& org : config.orgs) {
+        if (org.name == p->org.name) now = &org;
+      }
+      for (const QueryConfig& q : p->org.queries) {
+        bool kept =
+            std::any_of(now->queries.begin(), now->queries.end(),
+                        [&](const QueryConfig& n) { return n.name == q.name; });
+        if (!kept) it->second->RemoveQuery(q.name);
+      }
+    }
+    std::vector<std::shared_ptr<Pipeline>> pipelines;
+    for (size_t i = 0; i < config.orgs.size(); ++i) {
+      pipelines.push_back(std::make_shared<Pipeline>(
+          config, i, *metrics[config.orgs[i].name], collector_));
+    }
+    // A single org's poller orders its queries itself.
+    if (config.orgs.size() > 1 || !config.orgs[0].name.empty()) {
+      collector_.SetQueries(keys);
+    }
     std::lock_guard<std::mutex> lock(mu_);
-    return pipeline_;
+    pipelines_ = std::move(pipelines);
+    metrics_ = std::move(metrics);
+  }
+
+  std::vector<std::shared_ptr<Pipeline>> Pipelines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pipelines_;
+  }
+
+  std::vector<std::shared_ptr<const std::string>> Exposition(bool gzip) {
+    std::vector<std::shared_ptr<SelfMetrics>> owned;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [name, m] : metrics_) owned.push_back(m);
+    }
+    std::vector<const SelfMetrics*> metrics;
+    for (const auto& m : owned) metrics.push_back(m.get());
+    return cloudaware_exporter::Exposition(*collector_.snapshot(),
+                                           RenderSelfMetrics(metrics), gzip);
   }
 
   const std::string config_file_;
-  SelfMetrics metrics_;
   Collector collector_;
   std::mutex reload_mu_;  // one reload or stop at a time
-  std::mutex mu_;         // guards pipeline_
-  std::shared_ptr<Pipeline> pipeline_;
+  std::mutex mu_;         // guards pipelines_ and metrics_
+  std::vector<std::shared_ptr<Pipeline>> pipelines_;
+  // By org name; shared with scrapes that are rendering them.
+  std::map<std::string, std::shared_ptr<SelfMetrics>> metrics_;
   std::atomic<bool> ready_once_{false};
 };
 
@@ -276,8 +340,12 @@ int Run(int argc, char** argv) {
     }
   }
   if (flags.config_check) {
-    std::cout << flags.config_file << ": OK, " << config.queries.size()
-              << " queries\n";
+    std::cout << flags.config_file << ": OK, " << Exporter::CountQueries(config)
+              << " queries";
+    if (config.orgs.size() > 1 || !config.orgs[0].name.empty()) {
+      std::cout << " in " << config.orgs.size() << " orgs";
+    }
+    std::cout << "\n";
     if (!flags.web_config_file.empty()) {
       std::cout << flags.web_config_file << ": OK\n";
     }
@@ -290,11 +358,6 @@ int Run(int argc, char** argv) {
   for (int s : {SIGHUP, SIGINT, SIGTERM}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  if (config.cloudaware.batching == Batching::kComposite) {
-    LogWarn(
-        "batching: composite is not implemented yet; queries are sent one by "
-        "one");
-  }
   Exporter exporter(flags.config_file, std::move(config));
   if (flags.once) return exporter.Once();
 

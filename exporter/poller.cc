@@ -22,11 +22,33 @@ std::chrono::milliseconds EarlyStart(const QueryConfig& q) {
                                              std::chrono::seconds(10));
 }
 
+// The poller's own copy of the config: just its org, whose metrics all
+// carry the org label when the config lists several orgs.
+Config OneOrg(const Config& config, size_t org) {
+  Config copy = config;
+  OrgConfig mine = std::move(copy.orgs.at(org));
+  if (!mine.name.empty()) {
+    for (QueryConfig& q : mine.queries) {
+      for (MetricConfig& m : q.metrics) {
+        m.const_labels.emplace_back("org", mine.name);
+        std::sort(m.const_labels.begin(), m.const_labels.end());
+      }
+    }
+  }
+  copy.orgs = {std::move(mine)};
+  return copy;
+}
+
 }  // namespace
 
+std::string CollectorKey(const std::string& org, const std::string& query) {
+  return org.empty() ? query : org + "/" + query;
+}
+
 Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
-               SelfMetrics& metrics)
-    : config_(config),
+               SelfMetrics& metrics, size_t org)
+    : config_(OneOrg(config, org)),
+      org_(config_.orgs[0]),
       client_(client),
       collector_(collector),
       metrics_(metrics) {
@@ -34,7 +56,7 @@ Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
   // up to a tenth of each interval, at most 10 s, so readiness stays quick.
   std::mt19937_64 rng(std::random_device{}());
   auto now = Clock::now();
-  for (const QueryConfig& q : config_.queries) {
+  for (const QueryConfig& q : org_.queries) {
     State s;
     s.config = &q;
     metrics_.SetQueryInterval(
@@ -46,9 +68,12 @@ Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
                   0, std::max<int64_t>(0, max_jitter.count()))(rng));
     states_.push_back(std::move(s));
   }
-  std::vector<std::string> names;
-  for (const QueryConfig& q : config_.queries) names.push_back(q.name);
-  collector_.SetQueries(names);
+  // With several orgs, the exporter orders all their queries at once.
+  if (org_.name.empty()) {
+    std::vector<std::string> names;
+    for (const QueryConfig& q : org_.queries) names.push_back(q.name);
+    collector_.SetQueries(names);
+  }
 }
 
 Poller::~Poller() { Stop(); }
@@ -56,7 +81,7 @@ Poller::~Poller() { Stop(); }
 bool Poller::PollOnce() {
   // The batches of a cycle: every query alone, or with composite batching
   // up to five in config order.
-  const size_t per_batch = config_.cloudaware.batching == Batching::kComposite
+  const size_t per_batch = org_.cloudaware.batching == Batching::kComposite
                                ? kCompositeMaxQueries
                                : 1;
   std::vector<std::vector<size_t>> batches;
@@ -72,7 +97,7 @@ bool Poller::PollOnce() {
     }
   };
   size_t n = std::min<size_t>(
-      static_cast<size_t>(config_.cloudaware.max_concurrency), batches.size());
+      static_cast<size_t>(org_.cloudaware.max_concurrency), batches.size());
   std::vector<std::thread> threads;
   for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
   work();
@@ -123,7 +148,8 @@ bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
       auto families =
           ToFamilies(q, outcome.result, config_.max_label_value_length);
       dropped = CapSeries(families, q.max_series);
-      series = collector_.Publish(q.name, std::move(families));
+      series = collector_.Publish(CollectorKey(org_.name, q.name),
+                                  std::move(families));
     } catch (const CmdbError& e) {
       code = e.code();
       message = e.what();
@@ -201,7 +227,7 @@ bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
 void Poller::DropIfStaleLocked(State& s, Clock::time_point now) {
   if (s.success || !s.last_success || s.series == 0) return;
   if (now - *s.last_success < s.config->stale_after) return;
-  collector_.Drop(s.config->name);
+  collector_.Drop(CollectorKey(org_.name, s.config->name));
   metrics_.SetQuerySeries(s.config->name, 0);
   s.series = 0;
   LogWarn("dropped stale series",
@@ -214,7 +240,7 @@ void Poller::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (scheduler_.joinable()) return;
   stopping_ = false;
-  size_t n = static_cast<size_t>(config_.cloudaware.max_concurrency);
+  size_t n = static_cast<size_t>(org_.cloudaware.max_concurrency);
   for (size_t i = 0; i < n; ++i)
     workers_.emplace_back([this] { WorkerLoop(); });
   scheduler_ = std::thread([this] { SchedulerLoop(); });
@@ -257,7 +283,7 @@ void Poller::SchedulerLoop() {
 }
 
 void Poller::WorkerLoop() {
-  const bool composite = config_.cloudaware.batching == Batching::kComposite;
+  const bool composite = org_.cloudaware.batching == Batching::kComposite;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     worker_cv_.wait(lock, [this] { return stopping_ || !due_.empty(); });

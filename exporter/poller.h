@@ -31,6 +31,10 @@
 
 namespace cloudaware_exporter {
 
+// The Collector key of a query: its name, after "<org>/" when the config
+// lists several orgs (org names cannot hold "/").
+std::string CollectorKey(const std::string& org, const std::string& query);
+
 class Poller {
  public:
   using WallTime = std::chrono::system_clock::time_point;
@@ -50,8 +54,10 @@ class Poller {
         last_error;  // code and message of the last failure, "" after a success
   };
 
+  // Polls config.orgs[org]; its self metrics go to `metrics`, which belongs
+  // to that org.
   Poller(const Config& config, CmdbClient& client, Collector& collector,
-         SelfMetrics& metrics);
+         SelfMetrics& metrics, size_t org = 0);
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
@@ -93,7 +99,8 @@ class Poller {
   void SchedulerLoop();
   void WorkerLoop();
 
-  const Config config_;
+  const Config config_;  // holds only this poller's org
+  const OrgConfig& org_;
   CmdbClient& client_;
   Collector& collector_;
   SelfMetrics& metrics_;

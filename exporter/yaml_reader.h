@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cloudaware_exporter {
@@ -59,10 +60,13 @@ class YamlReader {
   virtual ~YamlReader() = default;
 
  protected:
-  explicit YamlReader(const std::string& file) : file_(file) {}
+  explicit YamlReader(std::string file) : file_(std::move(file)) {}
 
   // The file name as the caller gave it, the first part of every message.
   const std::string& file() const { return file_; }
+  // For a parser that follows references into other files (the config's
+  // query_files): messages then name the file being read.
+  void set_file(std::string file) { file_ = std::move(file); }
 
   // Without the position when `mark` is null, without the path when `path`
   // is empty.
@@ -91,7 +95,7 @@ class YamlReader {
   // Throws the parser's own error type with `message`.
   [[noreturn]] virtual void Throw(std::string message) const = 0;
 
-  const std::string& file_;
+  std::string file_;
 };
 
 }  // namespace cloudaware_exporter

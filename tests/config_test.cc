@@ -73,7 +73,7 @@ TEST(ConfigTest, LoadsGoodConfig) {
   Config c = LoadConfig(kConfigDir + "good.yml", kEnv);
   EXPECT_EQ(c.file, kConfigDir + "good.yml");
 
-  const CloudawareConfig& ca = c.cloudaware;
+  const CloudawareConfig& ca = c.orgs[0].cloudaware;
   EXPECT_EQ(ca.url, "https://acme.my.salesforce.com");
   EXPECT_EQ(ca.client_id, "3MVG9exporter");
   EXPECT_EQ(ca.client_secret.Reveal(), kSecret);
@@ -89,8 +89,8 @@ TEST(ConfigTest, LoadsGoodConfig) {
   EXPECT_EQ(c.default_interval, milliseconds(120000));
   EXPECT_EQ(c.default_stale_after, milliseconds(1200000));
 
-  ASSERT_EQ(c.queries.size(), 2u);
-  const QueryConfig& ec2 = c.queries[0];
+  ASSERT_EQ(c.orgs[0].queries.size(), 2u);
+  const QueryConfig& ec2 = c.orgs[0].queries[0];
   EXPECT_EQ(ec2.name, "aws_ec2_instances");
   EXPECT_EQ(ec2.soql,
             "SELECT CA10__stateName__c state, COUNT(Id) n FROM "
@@ -107,7 +107,7 @@ TEST(ConfigTest, LoadsGoodConfig) {
   EXPECT_EQ(m.labels, (Pairs{{"state", "state"}}));
   EXPECT_EQ(m.const_labels, (Pairs{{"cloud", "aws"}, {"tier", "1"}}));
 
-  const QueryConfig& vms = c.queries[1];
+  const QueryConfig& vms = c.orgs[0].queries[1];
   EXPECT_EQ(vms.name, "azure_vms");
   EXPECT_EQ(vms.interval, milliseconds(120000));
   EXPECT_EQ(vms.stale_after, milliseconds(3600000));
@@ -122,7 +122,7 @@ TEST(ConfigTest, LoadsGoodConfig) {
 
 TEST(ConfigTest, AppliesDefaults) {
   Config c = ParseConfig(std::string(kCloudaware) + kQueries, "t.yml", kEnv);
-  const CloudawareConfig& ca = c.cloudaware;
+  const CloudawareConfig& ca = c.orgs[0].cloudaware;
   EXPECT_EQ(ca.client_auth, ClientAuth::kBody);
   EXPECT_EQ(ca.api_version, "66.0");
   EXPECT_EQ(ca.request_timeout, milliseconds(120000));
@@ -133,17 +133,17 @@ TEST(ConfigTest, AppliesDefaults) {
   EXPECT_EQ(ca.proxy_url, "");
   EXPECT_EQ(c.default_interval, milliseconds(300000));
   EXPECT_EQ(c.default_stale_after, milliseconds(900000));
-  ASSERT_EQ(c.queries.size(), 1u);
-  EXPECT_EQ(c.queries[0].interval, milliseconds(300000));
-  EXPECT_EQ(c.queries[0].stale_after, milliseconds(900000));
-  EXPECT_EQ(c.queries[0].metrics[0].help,
+  ASSERT_EQ(c.orgs[0].queries.size(), 1u);
+  EXPECT_EQ(c.orgs[0].queries[0].interval, milliseconds(300000));
+  EXPECT_EQ(c.orgs[0].queries[0].stale_after, milliseconds(900000));
+  EXPECT_EQ(c.orgs[0].queries[0].metrics[0].help,
             "Result of the aws_ec2_instances query.");
   EXPECT_EQ(ca.connect_timeout, milliseconds(10000));
   EXPECT_EQ(ca.read_timeout, ca.request_timeout);
   EXPECT_EQ(ca.max_retries, 2);
   EXPECT_EQ(ca.max_response_size, 64 << 20);
   EXPECT_EQ(c.default_max_series, 10000);
-  EXPECT_EQ(c.queries[0].max_series, 10000);
+  EXPECT_EQ(c.orgs[0].queries[0].max_series, 10000);
   EXPECT_EQ(c.max_label_value_length, 1024u);
   EXPECT_EQ(ca.batching, Batching::kNone);
   EXPECT_EQ(ca.budget_min_remaining, 0.1);
@@ -159,13 +159,15 @@ TEST(ConfigTest, ReadsBatchingAndTheBudgetGuard) {
                                "  budget_guard: {min_remaining: \"" +
                                share + "\", max_stretch: 20}\n" + kQueries,
                            "t.yml", kEnv);
-    EXPECT_EQ(c.cloudaware.batching, Batching::kComposite);
-    EXPECT_DOUBLE_EQ(c.cloudaware.budget_min_remaining, expected) << share;
-    EXPECT_EQ(c.cloudaware.budget_max_stretch, 20);
+    EXPECT_EQ(c.orgs[0].cloudaware.batching, Batching::kComposite);
+    EXPECT_DOUBLE_EQ(c.orgs[0].cloudaware.budget_min_remaining, expected)
+        << share;
+    EXPECT_EQ(c.orgs[0].cloudaware.budget_max_stretch, 20);
     Config again = ParseConfig(RedactedYaml(c), "t.yml", kEnv);
-    EXPECT_DOUBLE_EQ(again.cloudaware.budget_min_remaining, expected) << share;
-    EXPECT_EQ(again.cloudaware.budget_max_stretch, 20);
-    EXPECT_EQ(again.cloudaware.batching, Batching::kComposite);
+    EXPECT_DOUBLE_EQ(again.orgs[0].cloudaware.budget_min_remaining, expected)
+        << share;
+    EXPECT_EQ(again.orgs[0].cloudaware.budget_max_stretch, 20);
+    EXPECT_EQ(again.orgs[0].cloudaware.batching, Batching::kComposite);
   }
   for (const char* bad : {"100%", "1", "1.5", "-5%", "ten", "1e-1", ".5", "%",
                           "5.%", "nan", "0.1.2"}) {
@@ -196,7 +198,7 @@ TEST(ConfigTest, DumpKeepsControlCharactersAndRefusesNonUtf8) {
 )",
                          "t.yml", kEnv);
   Config again = ParseConfig(RedactedYaml(c), "t.yml", kEnv);
-  EXPECT_EQ(again.queries[0].metrics[0].const_labels,
+  EXPECT_EQ(again.orgs[0].queries[0].metrics[0].const_labels,
             (Pairs{{"d", "a\r"}, {"t", "x\ty"}}));
 
   EXPECT_EQ(ErrorOf(std::string(kCloudaware) +
@@ -222,26 +224,26 @@ queries:
     metrics: [{name: b}]
 )",
                          "t.yml", kEnv);
-  EXPECT_EQ(c.cloudaware.connect_timeout, milliseconds(2000));
-  EXPECT_EQ(c.cloudaware.read_timeout, milliseconds(20000));
-  EXPECT_EQ(c.cloudaware.max_retries, 0);
-  EXPECT_EQ(c.cloudaware.max_response_size, 8 << 20);
+  EXPECT_EQ(c.orgs[0].cloudaware.connect_timeout, milliseconds(2000));
+  EXPECT_EQ(c.orgs[0].cloudaware.read_timeout, milliseconds(20000));
+  EXPECT_EQ(c.orgs[0].cloudaware.max_retries, 0);
+  EXPECT_EQ(c.orgs[0].cloudaware.max_response_size, 8 << 20);
   EXPECT_EQ(c.max_label_value_length, 64u);
-  EXPECT_EQ(c.queries[0].max_series, 500);
-  EXPECT_EQ(c.queries[1].max_series, 20);
+  EXPECT_EQ(c.orgs[0].queries[0].max_series, 500);
+  EXPECT_EQ(c.orgs[0].queries[1].max_series, 20);
 
   // Connect and read timeouts never outlast the whole request.
   Config short_total = ParseConfig(
       std::string(kCloudaware) + "  request_timeout: 1s\n" + kQueries, "t.yml",
       kEnv);
-  EXPECT_EQ(short_total.cloudaware.connect_timeout, milliseconds(1000));
-  EXPECT_EQ(short_total.cloudaware.read_timeout, milliseconds(1000));
+  EXPECT_EQ(short_total.orgs[0].cloudaware.connect_timeout, milliseconds(1000));
+  EXPECT_EQ(short_total.orgs[0].cloudaware.read_timeout, milliseconds(1000));
 
   // The redacted dump loads back as the same bounds.
   Config again = ParseConfig(RedactedYaml(c), "t.yml", kEnv);
-  EXPECT_EQ(again.cloudaware.max_response_size, 8 << 20);
-  EXPECT_EQ(again.cloudaware.read_timeout, milliseconds(20000));
-  EXPECT_EQ(again.queries[1].max_series, 20);
+  EXPECT_EQ(again.orgs[0].cloudaware.max_response_size, 8 << 20);
+  EXPECT_EQ(again.orgs[0].cloudaware.read_timeout, milliseconds(20000));
+  EXPECT_EQ(again.orgs[0].queries[1].max_series, 20);
   EXPECT_EQ(again.max_label_value_length, 64u);
 }
 
@@ -250,7 +252,7 @@ TEST(ConfigTest, AcceptsApiVersionSpellings) {
     Config c = ParseConfig(std::string(kCloudaware) +
                                "  api_version: " + version + "\n" + kQueries,
                            "t.yml", kEnv);
-    EXPECT_EQ(c.cloudaware.api_version, "66.0") << version;
+    EXPECT_EQ(c.orgs[0].cloudaware.api_version, "66.0") << version;
   }
 }
 
@@ -265,8 +267,9 @@ TEST(ConfigTest, ReadsSecretFileRelativeToConfig) {
   WriteFile(dir / "exporter.yml", yaml);
 
   Config c = LoadConfig((dir / "exporter.yml").string(), kEnv);
-  EXPECT_EQ(c.cloudaware.client_secret.Reveal(), "  s3cret value");
-  EXPECT_EQ(c.cloudaware.client_secret_file, (dir / "client_secret").string());
+  EXPECT_EQ(c.orgs[0].cloudaware.client_secret.Reveal(), "  s3cret value");
+  EXPECT_EQ(c.orgs[0].cloudaware.client_secret_file,
+            (dir / "client_secret").string());
 
   WriteFile(dir / "client_secret", " \n");
   try {
@@ -299,7 +302,7 @@ TEST(ConfigTest, LabelsAsListOrMap) {
         const_labels: {z: last, a: 1, m: true}
 )";
   Config c = ParseConfig(yaml, "t.yml", kEnv);
-  const auto& metrics = c.queries[0].metrics;
+  const auto& metrics = c.orgs[0].queries[0].metrics;
   EXPECT_EQ(metrics[0].labels,
             (Pairs{{"CA10__stateName__c", "CA10__stateName__c"}, {"r", "r"}}));
   EXPECT_EQ(metrics[1].labels,
@@ -324,12 +327,12 @@ TEST(ConfigTest, ExpandsEnvironmentVariables) {
                                   {"SUFFIX", "!"},
                                   {"N", "16"},
                                   {"TIMEOUT", "30s"}}));
-  EXPECT_EQ(c.cloudaware.url, "https://acme.my.salesforce.com:8443");
-  EXPECT_EQ(c.cloudaware.client_id, "client");
-  EXPECT_EQ(c.cloudaware.client_secret.Reveal(), "pa$word!");
-  EXPECT_EQ(c.cloudaware.max_concurrency, 16);
-  EXPECT_EQ(c.cloudaware.request_timeout, milliseconds(30000));
-  EXPECT_EQ(c.queries[0].metrics[0].const_labels,
+  EXPECT_EQ(c.orgs[0].cloudaware.url, "https://acme.my.salesforce.com:8443");
+  EXPECT_EQ(c.orgs[0].cloudaware.client_id, "client");
+  EXPECT_EQ(c.orgs[0].cloudaware.client_secret.Reveal(), "pa$word!");
+  EXPECT_EQ(c.orgs[0].cloudaware.max_concurrency, 16);
+  EXPECT_EQ(c.orgs[0].cloudaware.request_timeout, milliseconds(30000));
+  EXPECT_EQ(c.orgs[0].queries[0].metrics[0].const_labels,
             (Pairs{{"literal", "${HOST}"}, {"price", "$5"}}));
 }
 
@@ -340,11 +343,201 @@ TEST(ConfigTest, RedactedYamlHidesSecretAndLoadsBack) {
   EXPECT_NE(yaml.find("client_secret: <secret>"), std::string::npos) << yaml;
 
   Config again = ParseConfig(yaml, c.file, FakeEnv({}));
-  EXPECT_EQ(again.cloudaware.client_secret.Reveal(), "<secret>");
-  EXPECT_EQ(again.cloudaware.max_concurrency, 8);
-  EXPECT_EQ(again.queries[0].interval, milliseconds(600000));
-  EXPECT_EQ(again.queries[1].metrics[1].labels, c.queries[1].metrics[1].labels);
+  EXPECT_EQ(again.orgs[0].cloudaware.client_secret.Reveal(), "<secret>");
+  EXPECT_EQ(again.orgs[0].cloudaware.max_concurrency, 8);
+  EXPECT_EQ(again.orgs[0].queries[0].interval, milliseconds(600000));
+  EXPECT_EQ(again.orgs[0].queries[1].metrics[1].labels,
+            c.orgs[0].queries[1].metrics[1].labels);
   EXPECT_EQ(RedactedYaml(again), yaml);
+}
+
+TEST(ConfigTest, ReadsQueryFilesRelativeToConfig) {
+  auto dir = TempDir("query_files");
+  std::filesystem::create_directories(dir / "packs");
+  WriteFile(dir / "packs" / "a.yml", R"(queries:
+  - name: from_a
+    soql: SELECT COUNT() FROM CA10__CaAwsBucket__c
+    metrics: [{name: cloudaware_a}]
+)");
+  WriteFile(dir / "packs" / "b.yml", R"(queries:
+  - name: from_b
+    soql: SELECT COUNT() FROM CA10__CaAwsVolume__c
+    interval: 10m
+    stale_after: 30m
+    metrics: [{name: cloudaware_b}]
+)");
+  WriteFile(dir / "exporter.yml",
+            std::string(kCloudaware) + kQueries +
+                "query_files: [packs/b.yml, 'packs/*.yml']\n");
+  // b.yml is named twice: once by name, once through the pattern.
+  try {
+    LoadConfig((dir / "exporter.yml").string(), kEnv);
+    FAIL() << "a query file read twice was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              (dir / "packs" / "b.yml").string() +
+                  ":2:11: queries[0].name: duplicate query name 'from_b' "
+                  "(also at " +
+                  (dir / "packs" / "b.yml").string() + ": queries[0])");
+  }
+
+  WriteFile(dir / "exporter.yml", std::string(kCloudaware) + kQueries +
+                                      "query_files: ['packs/*.yml']\n");
+  Config c = LoadConfig((dir / "exporter.yml").string(), kEnv);
+  ASSERT_EQ(c.orgs.size(), 1u);
+  EXPECT_EQ(c.orgs[0].name, "");
+  std::vector<std::string> names;
+  for (const auto& q : c.orgs[0].queries) names.push_back(q.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"aws_ec2_instances", "from_a",
+                                             "from_b"}));
+  EXPECT_EQ(c.orgs[0].queries[2].interval, milliseconds(600000));
+  EXPECT_EQ(c.orgs[0].queries[1].interval, c.default_interval);
+
+  // The dump holds the queries inline and loads back as the same config.
+  std::string yaml = RedactedYaml(c);
+  EXPECT_EQ(yaml.find("query_files"), std::string::npos) << yaml;
+  Config again = ParseConfig(yaml, "again.yml", FakeEnv({}));
+  EXPECT_EQ(again.orgs[0].queries.size(), 3u);
+  EXPECT_EQ(RedactedYaml(again), yaml);
+
+  // Only query files: no inline queries needed.
+  WriteFile(dir / "exporter.yml",
+            std::string(kCloudaware) + "query_files: [packs/a.yml]\n");
+  EXPECT_EQ(
+      LoadConfig((dir / "exporter.yml").string(), kEnv).orgs[0].queries.size(),
+      1u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, QueryFileErrorsNameTheQueryFile) {
+  auto dir = TempDir("query_file_errors");
+  const std::string config = (dir / "exporter.yml").string();
+  const std::string pack = (dir / "pack.yml").string();
+  auto error_of = [&](const std::string& files, const std::string& text) {
+    WriteFile(dir / "pack.yml", text);
+    WriteFile(dir / "exporter.yml",
+              std::string(kCloudaware) + "query_files: " + files + "\n");
+    try {
+      LoadConfig(config, kEnv);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string good =
+      "queries:\n  - name: q\n    soql: SELECT COUNT() "
+      "FROM X\n    metrics: [{name: m}]\n";
+  EXPECT_EQ(error_of("[pack.yml]", good + "    lables: [x]\n"),
+            pack +
+                ":5:5: queries[0].lables: unknown key 'lables' (known: "
+                "name, soql, interval, stale_after, max_series, metrics)");
+  EXPECT_EQ(error_of("[pack.yml]", "cloudaware: {}\n"),
+            pack +
+                ":1:1: cloudaware: unknown key 'cloudaware' (known: "
+                "queries)");
+  EXPECT_EQ(error_of("[pack.yml]", "queries: [\n"),
+            pack + ":2:1: YAML syntax error: end of sequence flow not found");
+  EXPECT_EQ(error_of("[missing.yml]", good),
+            config + ":5:15: query_files[0]: cannot read query file " +
+                (dir / "missing.yml").string() + ": No such file or directory");
+  EXPECT_EQ(error_of("['nothing/*.yml']", good),
+            config + ":5:15: query_files[0]: no file matches '" +
+                (dir / "nothing").string() + "/*.yml'");
+  EXPECT_EQ(error_of("[]", good),
+            config + ":5:14: query_files: must list at least one file");
+  // A query file's metric may not repeat a metric of another file.
+  WriteFile(dir / "other.yml",
+            "queries:\n  - name: other\n    soql: SELECT "
+            "COUNT() FROM Y\n    metrics: [{name: m}]\n");
+  EXPECT_EQ(error_of("[pack.yml, other.yml]", good),
+            (dir / "other.yml").string() +
+                ":4:22: queries[0].metrics[0].name: duplicate metric name "
+                "'m' (also at " +
+                pack + ": queries[0].metrics[0])");
+  std::filesystem::remove_all(dir);
+}
+
+constexpr char kTwoOrgs[] = R"(defaults: {interval: 2m}
+orgs:
+  - name: prod
+    cloudaware:
+      url: https://acme.my.salesforce.com
+      client_id: prod-client
+      client_secret: ${CLOUDAWARE_CLIENT_SECRET}
+    queries:
+      - name: ec2
+        soql: SELECT COUNT() FROM CA10__CaAwsInstance__c
+        metrics: [{name: cloudaware_ec2}]
+  - name: staging-eu.1
+    cloudaware:
+      url: https://acme--staging.sandbox.my.salesforce.com
+      client_id: staging-client
+      client_secret: other-secret
+      client_auth: basic
+    queries:
+      - name: ec2
+        soql: SELECT COUNT() FROM CA10__CaAwsInstance__c
+        interval: 5m
+        metrics: [{name: cloudaware_ec2, const_labels: {tier: b}}]
+)";
+
+TEST(ConfigTest, ReadsSeveralOrgs) {
+  Config c = ParseConfig(kTwoOrgs, "orgs.yml", kEnv);
+  ASSERT_EQ(c.orgs.size(), 2u);
+  EXPECT_EQ(c.orgs[0].name, "prod");
+  EXPECT_EQ(c.orgs[0].cloudaware.client_id, "prod-client");
+  EXPECT_EQ(c.orgs[0].cloudaware.client_secret.Reveal(), kSecret);
+  EXPECT_EQ(c.orgs[0].queries[0].interval, milliseconds(120000));
+  EXPECT_EQ(c.orgs[1].name, "staging-eu.1");
+  EXPECT_EQ(c.orgs[1].cloudaware.client_auth, ClientAuth::kBasic);
+  // The same query and metric names may recur in another org.
+  EXPECT_EQ(c.orgs[1].queries[0].name, "ec2");
+  EXPECT_EQ(c.orgs[1].queries[0].interval, milliseconds(300000));
+
+  std::string yaml = RedactedYaml(c);
+  EXPECT_EQ(yaml.find(kSecret), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("other-secret"), std::string::npos) << yaml;
+  Config again = ParseConfig(yaml, "orgs.yml", FakeEnv({}));
+  ASSERT_EQ(again.orgs.size(), 2u);
+  EXPECT_EQ(again.orgs[1].name, "staging-eu.1");
+  EXPECT_EQ(again.orgs[1].queries[0].metrics[0].const_labels,
+            (Pairs{{"tier", "b"}}));
+  EXPECT_EQ(RedactedYaml(again), yaml);
+}
+
+TEST(ConfigTest, RejectsBadOrgLists) {
+  const std::string org = R"(
+  - name: prod
+    cloudaware: {url: "https://a.my.salesforce.com", client_id: c, client_secret: s3cr3t-value}
+    queries: [{name: q, soql: SELECT COUNT() FROM X, metrics: [{name: m}]}]
+)";
+  EXPECT_EQ(ErrorOf("orgs:" + org + org),
+            "test.yml:6:11: orgs[1].name: duplicate org name 'prod' (also at "
+            "orgs[0].name)");
+  EXPECT_EQ(ErrorOf(std::string(kCloudaware) + "orgs:" + org),
+            "test.yml:2:3: cloudaware: with orgs, each org has its own "
+            "cloudaware; move it into the entries of orgs");
+  EXPECT_EQ(ErrorOf("orgs: []\n"),
+            "test.yml:1:7: orgs: must list at least one org");
+  EXPECT_EQ(ErrorOf("orgs:\n  - name: a/b\n"),
+            "test.yml:2:11: orgs[0].name: must be 1 to 64 letters, digits, "
+            "'_', '-' or '.', not starting with '-' or '.', got 'a/b'");
+  EXPECT_EQ(
+      ErrorOf("orgs:\n  - name: p\n    cloudaware: {url: "
+              "\"https://a.my.salesforce.com\", client_id: c, client_secret: "
+              "s3cr3t-value}\n"),
+      "test.yml:2:5: orgs[0].queries: is required (or query_files)");
+  // The org label is the exporter's once there are orgs, and only then.
+  std::string labelled = org;
+  labelled.replace(labelled.find("name: m}"), 8,
+                   "name: m, const_labels: {org: x}}");
+  EXPECT_EQ(ErrorOf("orgs:" + labelled),
+            "test.yml:4:89: orgs[0].queries[0].metrics[0].const_labels.org: "
+            "the org label is set from the org's name in orgs; pick another "
+            "label name");
+  EXPECT_EQ(ErrorOf(std::string(kCloudaware) + kQueries +
+                    "        const_labels: {org: x}\n"),
+            "");
 }
 
 TEST(ConfigTest, RedactedYamlShowsSecretFileByPathOnly) {
@@ -362,8 +555,8 @@ TEST(ConfigTest, RedactedYamlShowsSecretFileByPathOnly) {
   EXPECT_NE(redacted.find((dir / "client_secret").string()), std::string::npos);
 
   Config again = ParseConfig(redacted, "t.yml", FakeEnv({}));
-  EXPECT_EQ(again.cloudaware.client_secret.Reveal(), "file-secret-$1");
-  EXPECT_EQ(again.queries[0].metrics[0].const_labels,
+  EXPECT_EQ(again.orgs[0].cloudaware.client_secret.Reveal(), "file-secret-$1");
+  EXPECT_EQ(again.orgs[0].queries[0].metrics[0].const_labels,
             (Pairs{{"note", "costs $5"}}));
   std::filesystem::remove_all(dir);
 }
@@ -443,7 +636,7 @@ TEST(ConfigTest, RejectsBadConfigs) {
        "got '1000'"},
       {"unknown_top_key.yml",
        ":6:1: default: unknown key 'default' (known: cloudaware, defaults, "
-       "queries)"},
+       "queries, query_files, orgs)"},
       {"unknown_nested_key.yml",
        ":16:9: queries[1].metrics[0].lables: unknown key 'lables' (known: "
        "name, help, value, labels, const_labels)"},
@@ -524,7 +717,7 @@ TEST(ConfigTest, RejectsOddInputsWithClearMessages) {
       {"# only a comment\n", "test.yml: the config is empty"},
       {"- a\n- b\n",
        "test.yml:1:1: must be a mapping with the keys "
-       "cloudaware, defaults and queries, got a list"},
+       "cloudaware, defaults, queries, query_files or orgs, got a list"},
       {std::string(kCloudaware) + kQueries + "---\nx: 1\n",
        "test.yml:11:1: must hold a single YAML document"},
       {std::string(kCloudaware) + "  ? [a]\n  : b\n" + kQueries,

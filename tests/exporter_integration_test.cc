@@ -116,10 +116,10 @@ class ExporterIntegrationTest : public ::testing::Test {
       return it->second;
     };
     config_ = ParseConfig(yaml, "it.yml", lookup);
-    http_ = std::make_unique<HttpClient>(config_.cloudaware, lookup);
-    tokens_ = std::make_unique<TokenSource>(config_.cloudaware, *http_,
+    http_ = std::make_unique<HttpClient>(config_.orgs[0].cloudaware, lookup);
+    tokens_ = std::make_unique<TokenSource>(config_.orgs[0].cloudaware, *http_,
                                             metrics_, token_options_);
-    client_ = std::make_unique<CmdbClient>(config_.cloudaware, *tokens_, *http_,
+    client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_, *http_,
                                            metrics_, client_options_);
     poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
   }

@@ -277,25 +277,25 @@ class FaultTest : public ::testing::Test {
       return std::nullopt;
     };
     config_ = ParseConfig(yaml, "fault.yml", no_env);
-    ASSERT_EQ(config_.cloudaware.max_retries, kMaxRetries);
-    http_ = std::make_unique<HttpClient>(config_.cloudaware, no_env);
+    ASSERT_EQ(config_.orgs[0].cloudaware.max_retries, kMaxRetries);
+    http_ = std::make_unique<HttpClient>(config_.orgs[0].cloudaware, no_env);
     TokenSource::Options token_options;
     token_options.min_backoff = milliseconds(200);
     token_options.max_backoff = milliseconds(400);
     ASSERT_EQ(token_options.max_requests_per_minute, kTokenRequestsPerMinute);
-    tokens_ = std::make_unique<TokenSource>(config_.cloudaware, *http_,
+    tokens_ = std::make_unique<TokenSource>(config_.orgs[0].cloudaware, *http_,
                                             metrics_, token_options);
     CmdbClient::Options client_options;
     client_options.min_backoff = milliseconds(10);
     client_options.max_backoff = milliseconds(50);
     // As main sets it: the shortest query interval.
     client_options.limit_pause = config_.default_interval;
-    for (const auto& q : config_.queries) {
+    for (const auto& q : config_.orgs[0].queries) {
       client_options.limit_pause =
           std::min(client_options.limit_pause, q.interval);
     }
     limit_pause_ = client_options.limit_pause;
-    client_ = std::make_unique<CmdbClient>(config_.cloudaware, *tokens_, *http_,
+    client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_, *http_,
                                            metrics_, client_options);
     poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
 

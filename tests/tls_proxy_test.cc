@@ -168,13 +168,13 @@ struct Client {
       return it->second;
     };
     config = ParseConfig(yaml, "tls_proxy_test.yml", lookup);
-    http = std::make_unique<HttpClient>(config.cloudaware, lookup);
+    http = std::make_unique<HttpClient>(config.orgs[0].cloudaware, lookup);
     TokenSource::Options backoff;
     backoff.min_backoff = std::chrono::milliseconds(300);
     backoff.max_backoff = std::chrono::milliseconds(600);
-    tokens = std::make_unique<TokenSource>(config.cloudaware, *http, metrics,
+    tokens = std::make_unique<TokenSource>(config.orgs[0].cloudaware, *http, metrics,
                                            backoff);
-    cmdb = std::make_unique<CmdbClient>(config.cloudaware, *tokens, *http,
+    cmdb = std::make_unique<CmdbClient>(config.orgs[0].cloudaware, *tokens, *http,
                                         metrics);
   }
   ~Client() { http->Stop(); }

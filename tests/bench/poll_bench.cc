@@ -63,10 +63,10 @@ Figures Measure(cmdb_simulator::Simulator& sim, int queries, int concurrency,
       [](const std::string&) { return std::nullopt; });
   ce::SelfMetrics metrics("bench", "bench");
   ce::Collector collector;
-  ce::HttpClient http(config.cloudaware,
+  ce::HttpClient http(config.orgs[0].cloudaware,
                       [](const std::string&) { return std::nullopt; });
-  ce::TokenSource tokens(config.cloudaware, http, metrics);
-  ce::CmdbClient client(config.cloudaware, tokens, http, metrics);
+  ce::TokenSource tokens(config.orgs[0].cloudaware, http, metrics);
+  ce::CmdbClient client(config.orgs[0].cloudaware, tokens, http, metrics);
   ce::Poller poller(config, client, collector, metrics);
   tokens.Get();  // the token is not part of a cycle
 
