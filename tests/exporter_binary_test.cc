@@ -399,4 +399,125 @@ TEST_F(ExporterBinaryTest, BadWebConfigStopsTheStart) {
   EXPECT_NE(check->out().find(web + ": OK"), std::string::npos) << check->out();
 }
 
+// Two orgs in one process: each its own simulator, credentials and queries
+// (the same query and metric names in both), told apart by the org label.
+TEST_F(ExporterBinaryTest, ServesSeveralOrgsWithAnOrgLabel) {
+  StartSimulator();
+  cmdb_simulator::SimulatorOptions options;
+  cmdb_simulator::GenerateOptions gen;
+  gen.records = 500;
+  gen.seed = 7;
+  options.inventory = std::make_shared<const cmdb_simulator::Inventory>(
+      cmdb_simulator::Inventory::Generate(gen));
+  options.client_id = "staging-client";
+  options.client_secret = "staging-secret-value";
+  auto staging = test_util::StartTlsSimulator(options, dir_ / "certs");
+  auto org = [&](const std::string& name, int port, const std::string& id,
+                 const std::string& secret, const std::string& queries) {
+    return "  - name: " + name +
+           "\n    cloudaware:\n      url: https://localhost:" +
+           std::to_string(port) + "\n      client_id: " + id +
+           "\n      client_secret: " + secret +
+           "\n      tls: {ca_file: " + (dir_ / "certs/ca.pem").string() +
+           "}\n    queries:\n" + queries;
+  };
+  // The queries one level deeper, inside an org entry.
+  auto indent = [](const std::string& text) {
+    std::istringstream lines(text);
+    std::string out;
+    for (std::string line; std::getline(lines, line);)
+      out += "  " + line + "\n";
+    return out;
+  };
+  const std::string both =
+      "defaults: {interval: 1s, stale_after: 10s}\norgs:\n" +
+      org("prod", sim_->port(), "bin-client", "bin-secret-value",
+          indent(std::string(kStateQuery) + kBucketQuery)) +
+      org("staging", staging->port(), "staging-client", "staging-secret-value",
+          indent(kStateQuery));
+  WriteFile(dir_ / "orgs.yml", both);
+
+  auto check =
+      Run({"--config.check", "--config.file=" + (dir_ / "orgs.yml").string()});
+  ASSERT_EQ(check->Wait(std::chrono::seconds(10)), 0) << check->err();
+  EXPECT_NE(check->out().find("OK, 3 queries in 2 orgs"), std::string::npos)
+      << check->out();
+
+  auto p = Run({"--once", "--config.file=" + (dir_ / "orgs.yml").string()});
+  ASSERT_EQ(p->Wait(std::chrono::seconds(60)), 0) << p->err();
+  const std::string out = p->out();
+  WriteFile(dir_ / "once.prom", out);
+  std::string promtool = "promtool check metrics < " +
+                         (dir_ / "once.prom").string() + " > " +
+                         (dir_ / "promtool.out").string() + " 2>&1";
+  EXPECT_EQ(std::system(promtool.c_str()), 0)
+      << ReadFile(dir_ / "promtool.out");
+
+  auto count = [&](const std::string& needle) {
+    int n = 0;
+    for (size_t at = out.find(needle); at != std::string::npos;
+         at = out.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  // One family, the series of both orgs in it.
+  EXPECT_EQ(count("# TYPE cloudaware_aws_ec2_instances gauge"), 1) << out;
+  EXPECT_EQ(count("# TYPE cloudaware_up gauge"), 1) << out;
+  EXPECT_EQ(count("cloudaware_exporter_build_info{"), 1) << out;
+  EXPECT_EQ(count("process_start_time_seconds "), 1) << out;
+  EXPECT_GT(count("cloudaware_aws_ec2_instances{org=\"prod\",state="), 0);
+  EXPECT_GT(count("cloudaware_aws_ec2_instances{org=\"staging\",state="), 0);
+  EXPECT_EQ(count("cloudaware_aws_s3_buckets{org=\"prod\"}"), 1) << out;
+  EXPECT_EQ(count("cloudaware_aws_s3_buckets{org=\"staging\""), 0) << out;
+  EXPECT_EQ(count("cloudaware_up{org=\"prod\"} 1"), 1) << out;
+  EXPECT_EQ(count("cloudaware_up{org=\"staging\"} 1"), 1) << out;
+  EXPECT_EQ(count("cloudaware_query_success{org=\"staging\",query=\"ec2_by_"
+                  "state\"} 1"),
+            1)
+      << out;
+  EXPECT_EQ(out.find("secret-value"), std::string::npos);
+  // Each org signed in to its own API with its own credentials.
+  for (const auto* sim : {sim_.get(), staging.get()}) {
+    int tokens = 0;
+    for (const auto& e : sim->RequestLog()) tokens += e["endpoint"] == "token";
+    EXPECT_EQ(tokens, 1);
+  }
+
+  // A reload that removes an org takes its series with it.
+  int port = FreePort();
+  auto server = Run({"--config.file=" + (dir_ / "orgs.yml").string(),
+                     "--web.enable-lifecycle",
+                     "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::Client c("127.0.0.1", port);
+  auto scrape_until = [&](const std::string& needle, bool present) {
+    std::string body;
+    for (int i = 0; i < 250; ++i) {
+      auto res = c.Get("/metrics");
+      if (res && res->status == 200) {
+        body = res->body;
+        if ((body.find(needle) != std::string::npos) == present) return body;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    }
+    ADD_FAILURE() << needle << (present ? " never appeared" : " stayed") << "\n"
+                  << server->err();
+    return body;
+  };
+  scrape_until("cloudaware_aws_ec2_instances{org=\"staging\"", true);
+  WriteFile(dir_ / "orgs.yml",
+            "defaults: {interval: 1s, stale_after: 10s}\norgs:\n" +
+                org("prod", sim_->port(), "bin-client", "bin-secret-value",
+                    indent(kStateQuery)));
+  auto res = c.Post("/-/reload", "", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  std::string body = scrape_until("org=\"staging\"", false);
+  EXPECT_EQ(body.find("cloudaware_aws_s3_buckets"), std::string::npos) << body;
+  EXPECT_NE(body.find("cloudaware_up{org=\"prod\"}"), std::string::npos)
+      << body;
+  server->Signal(SIGTERM);
+  EXPECT_EQ(server->Wait(std::chrono::seconds(10)), 0);
+}
+
 }  // namespace
