@@ -19,6 +19,7 @@
 #include "exporter/landing_page.h"
 #include "exporter/log.h"
 #include "exporter/poller.h"
+#include "exporter/result_store.h"
 #include "exporter/self_metrics.h"
 #include "exporter/token_source.h"
 #include "exporter/web.h"
@@ -38,6 +39,9 @@ Exports Cloudaware CMDB inventory counts as Prometheus metrics.
   --web.config.file=PATH          TLS and basic auth for the endpoints, in the
                                   exporter-toolkit web-config format (see README)
   --web.enable-lifecycle          allow POST /-/reload
+  --storage.path=DIR              keep the last good result of every query in DIR
+                                  and serve it at once after a restart (created
+                                  if missing; not used by --once)
   --log.level=LEVEL               debug, info, warn or error (default info)
   --log.format=FORMAT             logfmt or json (default logfmt)
   --version                       print version and build information
@@ -48,6 +52,7 @@ struct Flags {
   bool config_check = false;
   bool once = false;
   std::string web_config_file;
+  std::string storage_path;
   WebOptions web;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kLogfmt;
@@ -91,6 +96,8 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (name == "--web.config.file") {
       // Empty is no web config, as in exporter-toolkit.
       f.web_config_file = value;
+    } else if (name == "--storage.path") {
+      f.storage_path = value;
     } else if (name == "--web.listen-address") {
       f.web.listen_address = value;
     } else if (name == "--web.telemetry-path") {
@@ -129,12 +136,13 @@ CmdbClient::Options ClientOptions(const Config& config) {
 // Everything a config determines. A reload builds a new one and retires the
 // old; the self metrics and the collector outlive both.
 struct Pipeline {
-  Pipeline(Config c, SelfMetrics& metrics, Collector& collector)
+  Pipeline(Config c, SelfMetrics& metrics, Collector& collector,
+           ResultStore* store)
       : config(std::move(c)),
         http(config.cloudaware, ProcessEnv()),
         tokens(config.cloudaware, http, metrics),
         client(config.cloudaware, tokens, http, metrics, ClientOptions(config)),
-        poller(config, client, collector, metrics) {}
+        poller(config, client, collector, metrics, store) {}
   // Aborts requests in flight first, so a hung API cannot delay the stop.
   void Stop() {
     http.Stop();
@@ -155,11 +163,13 @@ std::vector<std::shared_ptr<const std::string>> Exposition(
 
 class Exporter {
  public:
-  Exporter(std::string config_file, Config config)
+  // store may be null; a reload keeps using it.
+  Exporter(std::string config_file, Config config, ResultStore* store)
       : config_file_(std::move(config_file)),
+        store_(store),
         metrics_(CLOUDAWARE_VERSION, CLOUDAWARE_REVISION),
         pipeline_(std::make_shared<Pipeline>(std::move(config), metrics_,
-                                             collector_)) {}
+                                             collector_, store_)) {}
 
   int Once() {
     bool ok = pipeline_->poller.PollOnce();
@@ -192,8 +202,8 @@ class Exporter {
     for (const auto& q : config.queries) kept.insert(q.name);
     old->Stop();
     ready_once_ = ready_once_ || old->poller.ready();
-    auto next =
-        std::make_shared<Pipeline>(std::move(config), metrics_, collector_);
+    auto next = std::make_shared<Pipeline>(std::move(config), metrics_,
+                                           collector_, store_);
     for (const auto& q : old->config.queries) {
       if (!kept.count(q.name)) metrics_.RemoveQuery(q.name);
     }
@@ -232,6 +242,7 @@ class Exporter {
   }
 
   const std::string config_file_;
+  ResultStore* const store_;
   SelfMetrics metrics_;
   Collector collector_;
   std::mutex reload_mu_;  // one reload or stop at a time
@@ -295,7 +306,16 @@ int Run(int argc, char** argv) {
         "batching: composite is not implemented yet; queries are sent one by "
         "one");
   }
-  Exporter exporter(flags.config_file, std::move(config));
+  std::unique_ptr<ResultStore> store;
+  if (!flags.storage_path.empty() && !flags.once) {
+    try {
+      store = std::make_unique<ResultStore>(flags.storage_path);
+    } catch (const std::exception& e) {
+      LogError("cannot use storage path", {{"err", e.what()}});
+      return 1;
+    }
+  }
+  Exporter exporter(flags.config_file, std::move(config), store.get());
   if (flags.once) return exporter.Once();
 
   WebServer web(flags.web, exporter.Handlers(flags.web.telemetry_path));

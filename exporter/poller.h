@@ -9,6 +9,10 @@
 // cloudaware_query_success to 0 at once and keeps the last good series until
 // stale_after has passed since the last success, then drops them.
 //
+// With a ResultStore, each success is saved, and the constructor serves the
+// stored results at once: a restored query counts as run, its stale_after
+// counts from the stored time, and it next runs one interval after it.
+//
 // PollOnce() runs one cycle on the calling thread's behalf (tests, --once);
 // Start()/Stop() run the schedule. Status() may be called from any thread.
 #ifndef CLOUDAWARE_EXPORTER_POLLER_H_
@@ -31,6 +35,8 @@
 
 namespace cloudaware_exporter {
 
+class ResultStore;
+
 class Poller {
  public:
   using WallTime = std::chrono::system_clock::time_point;
@@ -50,8 +56,9 @@ class Poller {
         last_error;  // code and message of the last failure, "" after a success
   };
 
+  // store may be null (no --storage.path); else it must outlive the poller.
   Poller(const Config& config, CmdbClient& client, Collector& collector,
-         SelfMetrics& metrics);
+         SelfMetrics& metrics, ResultStore* store = nullptr);
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
@@ -82,6 +89,7 @@ class Poller {
     std::string last_error;
     std::string last_logged;  // "ok" or an error code: log once per change
     bool dropping = false;    // the last success dropped series
+    std::string save_error;   // of the last save: log once per change
   };
 
   // Runs the queries (one, or a composite batch) and records the outcomes;
@@ -90,6 +98,10 @@ class Poller {
   bool Record(size_t i, QueryOutcome outcome, Clock::time_point start,
               WallTime wall_start);
   void DropIfStaleLocked(State& s, Clock::time_point now);
+  // Publishes the stored result of s's query, if there is one younger than
+  // stale_after; returns whether it did.
+  bool Restore(State& s);
+  void SaveResult(size_t i, const QueryResult& result, WallTime time);
   void SchedulerLoop();
   void WorkerLoop();
 
@@ -97,6 +109,7 @@ class Poller {
   CmdbClient& client_;
   Collector& collector_;
   SelfMetrics& metrics_;
+  ResultStore* const store_;
 
   mutable std::mutex mu_;
   std::condition_variable scheduler_cv_;
