@@ -19,6 +19,7 @@
 #include "exporter/landing_page.h"
 #include "exporter/log.h"
 #include "exporter/poller.h"
+#include "exporter/result_store.h"
 #include "exporter/self_metrics.h"
 #include "exporter/token_source.h"
 #include "exporter/web.h"
@@ -38,6 +39,9 @@ Exports Cloudaware CMDB inventory counts as Prometheus metrics.
   --web.config.file=PATH          TLS and basic auth for the endpoints, in the
                                   exporter-toolkit web-config format (see README)
   --web.enable-lifecycle          allow POST /-/reload
+  --storage.path=DIR              keep the last good result of every query in DIR
+                                  and serve it at once after a restart (created
+                                  if missing; not used by --once)
   --log.level=LEVEL               debug, info, warn or error (default info)
   --log.format=FORMAT             logfmt or json (default logfmt)
   --version                       print version and build information
@@ -48,6 +52,7 @@ struct Flags {
   bool config_check = false;
   bool once = false;
   std::string web_config_file;
+  std::string storage_path;
   WebOptions web;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kLogfmt;
@@ -91,6 +96,8 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (name == "--web.config.file") {
       // Empty is no web config, as in exporter-toolkit.
       f.web_config_file = value;
+    } else if (name == "--storage.path") {
+      f.storage_path = value;
     } else if (name == "--web.listen-address") {
       f.web.listen_address = value;
     } else if (name == "--web.telemetry-path") {
@@ -130,13 +137,13 @@ CmdbClient::Options ClientOptions(const Config& config, const OrgConfig& org) {
 // retires the old; the self metrics and the collector outlive them.
 struct Pipeline {
   Pipeline(const Config& config, size_t i, SelfMetrics& metrics,
-           Collector& collector)
+           Collector& collector, ResultStore* store)
       : org(config.orgs[i]),
         http(org.cloudaware, ProcessEnv()),
         tokens(org.cloudaware, http, metrics),
         client(org.cloudaware, tokens, http, metrics,
                ClientOptions(config, org)),
-        poller(config, client, collector, metrics, i) {}
+        poller(config, client, collector, metrics, store, i) {}
   // Aborts requests in flight first, so a hung API cannot delay the stop.
   void Stop() {
     http.Stop();
@@ -152,8 +159,9 @@ struct Pipeline {
 
 class Exporter {
  public:
-  Exporter(std::string config_file, Config config)
-      : config_file_(std::move(config_file)) {
+  // store may be null; a reload keeps using it.
+  Exporter(std::string config_file, Config config, ResultStore* store)
+      : config_file_(std::move(config_file)), store_(store) {
     Install(std::move(config));
   }
 
@@ -266,7 +274,7 @@ class Exporter {
     std::vector<std::shared_ptr<Pipeline>> pipelines;
     for (size_t i = 0; i < config.orgs.size(); ++i) {
       pipelines.push_back(std::make_shared<Pipeline>(
-          config, i, *metrics[config.orgs[i].name], collector_));
+          config, i, *metrics[config.orgs[i].name], collector_, store_));
     }
     // A single org's poller orders its queries itself.
     if (config.orgs.size() > 1 || !config.orgs[0].name.empty()) {
@@ -295,6 +303,7 @@ class Exporter {
   }
 
   const std::string config_file_;
+  ResultStore* const store_;
   Collector collector_;
   std::mutex reload_mu_;  // one reload or stop at a time
   std::mutex mu_;         // guards pipelines_ and metrics_
@@ -358,7 +367,16 @@ int Run(int argc, char** argv) {
   for (int s : {SIGHUP, SIGINT, SIGTERM}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Exporter exporter(flags.config_file, std::move(config));
+  std::unique_ptr<ResultStore> store;
+  if (!flags.storage_path.empty() && !flags.once) {
+    try {
+      store = std::make_unique<ResultStore>(flags.storage_path);
+    } catch (const std::exception& e) {
+      LogError("cannot use storage path", {{"err", e.what()}});
+      return 1;
+    }
+  }
+  Exporter exporter(flags.config_file, std::move(config), store.get());
   if (flags.once) return exporter.Once();
 
   WebServer web(flags.web, exporter.Handlers(flags.web.telemetry_path));

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "exporter/log.h"
+#include "exporter/result_store.h"
 #include "exporter/samples.h"
 
 namespace cloudaware_exporter {
@@ -46,12 +47,13 @@ std::string CollectorKey(const std::string& org, const std::string& query) {
 }
 
 Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
-               SelfMetrics& metrics, size_t org)
+               SelfMetrics& metrics, ResultStore* store, size_t org)
     : config_(OneOrg(config, org)),
       org_(config_.orgs[0]),
       client_(client),
       collector_(collector),
-      metrics_(metrics) {
+      metrics_(metrics),
+      store_(store) {
   // Spread the first runs so that many queries do not hit the API at once:
   // up to a tenth of each interval, at most 10 s, so readiness stays quick.
   std::mt19937_64 rng(std::random_device{}());
@@ -74,6 +76,85 @@ Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
     for (const QueryConfig& q : org_.queries) names.push_back(q.name);
     collector_.SetQueries(names);
   }
+  if (store_ != nullptr) {
+    size_t restored = 0;
+    for (State& s : states_) restored += Restore(s);
+    LogInfo("restored stored results",
+            {{"restored", std::to_string(restored)},
+             {"queries", std::to_string(states_.size())},
+             {"path", store_->dir()}});
+    ready_ = restored == states_.size();
+  }
+}
+
+bool Poller::Restore(State& s) {
+  const QueryConfig& q = *s.config;
+  std::optional<ResultStore::Stored> stored =
+      store_->Load(CollectorKey(org_.name, q.name), q.soql);
+  if (!stored) return false;
+  const auto age = std::chrono::system_clock::now() - stored->time;
+  // The exporter would have dropped these series by now; serving them after
+  // a restart would hide that the data is old.
+  if (age >= q.stale_after) {
+    LogInfo("stored result is older than stale_after, not restored",
+            {{"query", q.name}});
+    return false;
+  }
+  size_t series = 0;
+  try {
+    auto families =
+        ToFamilies(q, stored->result, config_.max_label_value_length);
+    CapSeries(families, q.max_series);
+    series = collector_.Publish(CollectorKey(org_.name, q.name),
+                                std::move(families));
+  } catch (const std::exception& e) {
+    // The query's metrics changed in a way its stored columns do not fit.
+    LogWarn("cannot restore the stored result",
+            {{"query", q.name}, {"err", e.what()}});
+    return false;
+  }
+  metrics_.SetQueryDuration(q.name, 0);
+  metrics_.SetQuerySuccess(q.name, true);
+  metrics_.SetQueryLastSuccess(q.name, UnixSeconds(stored->time));
+  metrics_.SetQuerySeries(q.name, static_cast<double>(series));
+
+  const auto now = Clock::now();
+  const auto stored_at = now - std::chrono::duration_cast<Clock::duration>(age);
+  s.ran = true;
+  s.success = true;
+  s.last_success = stored_at;
+  s.last_run_wall = stored->time;
+  s.last_success_wall = stored->time;
+  s.rows = stored->result.records.size();
+  s.series = series;
+  s.last_logged = "ok";
+  // Not yet due: keep the cadence of the run that stored it. Overdue: the
+  // spread first run the constructor planned.
+  if (stored_at + q.interval > now) s.next_run = stored_at + q.interval;
+  return true;
+}
+
+void Poller::SaveResult(size_t i, const QueryResult& result, WallTime time) {
+  const QueryConfig& q = *states_[i].config;
+  std::string problem;
+  try {
+    problem =
+        store_->Save(CollectorKey(org_.name, q.name), q.soql, result, time)
+            .value_or("");
+  } catch (const std::exception& e) {
+    problem = e.what();  // out of memory for a huge result: nothing escapes
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = states_[i];
+  if (problem == s.save_error) return;
+  if (problem.empty()) {
+    LogInfo("saving the result works again", {{"query", q.name}});
+  } else {
+    // The query itself succeeded; only a restart would miss this result.
+    LogWarn("cannot save the result",
+            {{"query", q.name}, {"dir", store_->dir()}, {"err", problem}});
+  }
+  s.save_error = problem;
 }
 
 Poller::~Poller() { Stop(); }
@@ -163,18 +244,19 @@ bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
   // A run cut short by a stop or a reload says nothing about the API: leave
   // the query's record as it was.
   if (!ok && client_.stopping()) return false;
+  const WallTime wall_end = std::chrono::system_clock::now();
 
   metrics_.SetQueryDuration(q.name, seconds);
   metrics_.SetQuerySuccess(q.name, ok);
   if (ok) {
-    metrics_.SetQueryLastSuccess(q.name,
-                                 UnixSeconds(std::chrono::system_clock::now()));
+    metrics_.SetQueryLastSuccess(q.name, UnixSeconds(wall_end));
     metrics_.SetQuerySeries(q.name, static_cast<double>(series));
     if (dropped > 0)
       metrics_.CountDroppedSeries(q.name, static_cast<double>(dropped));
   } else {
     metrics_.CountQueryError(q.name, code);
   }
+  if (ok && store_ != nullptr) SaveResult(i, outcome.result, wall_end);
 
   std::lock_guard<std::mutex> lock(mu_);
   State& s = states_[i];
@@ -184,7 +266,7 @@ bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
   s.last_run_wall = wall_start;
   if (ok) {
     s.last_success = Clock::now();
-    s.last_success_wall = std::chrono::system_clock::now();
+    s.last_success_wall = wall_end;
     s.rows = rows;
     s.series = series;
     s.last_error.clear();

@@ -9,6 +9,10 @@
 // cloudaware_query_success to 0 at once and keeps the last good series until
 // stale_after has passed since the last success, then drops them.
 //
+// With a ResultStore, each success is saved, and the constructor serves the
+// stored results at once: a restored query counts as run, its stale_after
+// counts from the stored time, and it next runs one interval after it.
+//
 // PollOnce() runs one cycle on the calling thread's behalf (tests, --once);
 // Start()/Stop() run the schedule. Status() may be called from any thread.
 #ifndef CLOUDAWARE_EXPORTER_POLLER_H_
@@ -30,6 +34,8 @@
 #include "exporter/self_metrics.h"
 
 namespace cloudaware_exporter {
+
+class ResultStore;
 
 // The Collector key of a query: its name, after "<org>/" when the config
 // lists several orgs (org names cannot hold "/").
@@ -55,9 +61,10 @@ class Poller {
   };
 
   // Polls config.orgs[org]; its self metrics go to `metrics`, which belongs
-  // to that org.
+  // to that org. store may be null (no --storage.path); else it must outlive
+  // the poller.
   Poller(const Config& config, CmdbClient& client, Collector& collector,
-         SelfMetrics& metrics, size_t org = 0);
+         SelfMetrics& metrics, ResultStore* store = nullptr, size_t org = 0);
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
@@ -88,6 +95,7 @@ class Poller {
     std::string last_error;
     std::string last_logged;  // "ok" or an error code: log once per change
     bool dropping = false;    // the last success dropped series
+    std::string save_error;   // of the last save: log once per change
   };
 
   // Runs the queries (one, or a composite batch) and records the outcomes;
@@ -96,6 +104,10 @@ class Poller {
   bool Record(size_t i, QueryOutcome outcome, Clock::time_point start,
               WallTime wall_start);
   void DropIfStaleLocked(State& s, Clock::time_point now);
+  // Publishes the stored result of s's query, if there is one younger than
+  // stale_after; returns whether it did.
+  bool Restore(State& s);
+  void SaveResult(size_t i, const QueryResult& result, WallTime time);
   void SchedulerLoop();
   void WorkerLoop();
 
@@ -104,6 +116,7 @@ class Poller {
   CmdbClient& client_;
   Collector& collector_;
   SelfMetrics& metrics_;
+  ResultStore* const store_;
 
   mutable std::mutex mu_;
   std::condition_variable scheduler_cv_;

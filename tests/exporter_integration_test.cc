@@ -19,6 +19,7 @@
 #include "exporter/http_client.h"
 #include "exporter/log.h"
 #include "exporter/poller.h"
+#include "exporter/result_store.h"
 #include "exporter/self_metrics.h"
 #include "exporter/token_source.h"
 #include "exporter/web.h"
@@ -121,7 +122,8 @@ class ExporterIntegrationTest : public ::testing::Test {
                                             metrics_, token_options_);
     client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_, *http_,
                                            metrics_, client_options_);
-    poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
+    poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_,
+                                       store_);
   }
 
   int CountLog(const std::string& endpoint) {
@@ -170,6 +172,7 @@ class ExporterIntegrationTest : public ::testing::Test {
   std::unique_ptr<TokenSource> tokens_;
   std::unique_ptr<CmdbClient> client_;
   std::unique_ptr<Poller> poller_;
+  ResultStore* store_ = nullptr;  // given to the poller Build makes
 };
 std::string* ExporterIntegrationTest::certs_ = nullptr;
 
@@ -851,6 +854,188 @@ TEST_F(ExporterIntegrationTest, BudgetGuardStretchesIntervalsAndSaysSo) {
   EXPECT_EQ(
       Series(metrics_.Render(), "cloudaware_api_budget_stretch_factor")[""], 1);
   EXPECT_EQ(Logged("query intervals back to normal"), 1u) << log_.str();
+}
+
+// A directory for --storage.path, removed at the end of the test.
+struct StoreDir {
+  StoreDir()
+      : path(
+            std::filesystem::temp_directory_path() /
+            ("exporter-it-store-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    std::filesystem::remove_all(path);
+  }
+  ~StoreDir() { std::filesystem::remove_all(path); }
+  std::filesystem::path path;
+};
+
+// What a restarted exporter starts with: its own collector and self metrics,
+// the same store and simulator.
+struct Restarted {
+  Restarted(const Config& config, CmdbClient& client, ResultStore& store)
+      : poller(config, client, collector, metrics, &store) {}
+  SelfMetrics metrics{"test", "test"};
+  Collector collector;
+  Poller poller;
+};
+
+double SelfSeries(const SelfMetrics& metrics, const std::string& metric,
+                  const std::string& query) {
+  return Series(metrics.Render(), metric)["{query=\"" + query + "\"}"];
+}
+
+TEST_F(ExporterIntegrationTest, ARestartServesStoredResultsWithoutQuerying) {
+  StoreDir dir;
+  ResultStore store(dir.path.string());
+  store_ = &store;
+  Build(kInventoryQueries);
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  const std::string served = Joined(collector_);
+  ASSERT_NE(served.find("cloudaware_gcp_gce_instances_total_live"),
+            std::string::npos);
+
+  sim_->ClearRequestLog();
+  Restarted restarted(config_, *client_, store);
+  EXPECT_EQ(sim_->RequestLog().size(), 0u) << sim_->RequestLog().dump();
+  EXPECT_EQ(Joined(restarted.collector), served);
+  EXPECT_TRUE(restarted.poller.ready());
+  EXPECT_EQ(Logged("restored stored results\" restored=3 queries=3"), 1u)
+      << log_.str();
+  const std::vector<Poller::QueryStatus> before = poller_->Status();
+  const std::vector<Poller::QueryStatus> after = restarted.poller.Status();
+  ASSERT_EQ(after.size(), 3u);
+  for (size_t i = 0; i < after.size(); ++i) {
+    const Poller::QueryStatus& q = after[i];
+    ASSERT_TRUE(q.last_success) << q.name;
+    EXPECT_TRUE(q.success) << q.name;
+    EXPECT_EQ(q.rows, before[i].rows) << q.name;
+    EXPECT_EQ(q.series, before[i].series) << q.name;
+    // The file keeps milliseconds.
+    EXPECT_LT(std::chrono::abs(*q.last_success - *before[i].last_success),
+              std::chrono::milliseconds(1))
+        << q.name;
+    EXPECT_LT(std::chrono::abs(q.next_run - *q.last_success - q.interval),
+              std::chrono::milliseconds(50))
+        << q.name;
+    EXPECT_EQ(SelfSeries(restarted.metrics, "cloudaware_query_success", q.name),
+              1);
+    EXPECT_NEAR(
+        SelfSeries(restarted.metrics,
+                   "cloudaware_query_last_success_timestamp_seconds", q.name),
+        SelfSeries(metrics_, "cloudaware_query_last_success_timestamp_seconds",
+                   q.name),
+        0.002);
+    EXPECT_EQ(SelfSeries(restarted.metrics, "cloudaware_query_series", q.name),
+              static_cast<double>(q.series));
+  }
+
+  // Running on its own schedule, it waits out the 5 s interval.
+  restarted.poller.Start();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  restarted.poller.Stop();
+  EXPECT_EQ(CountLog("query"), 0);
+}
+
+TEST_F(ExporterIntegrationTest, AStoredResultPastItsIntervalRunsAtOnce) {
+  StoreDir dir;
+  ResultStore store(dir.path.string());
+  store_ = &store;
+  Build(kInventoryQueries);
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  // ec2_by_state was stored 8 s ago: past its 5 s interval, within its
+  // 15 min stale_after.
+  const QueryConfig& q = config_.orgs[0].queries[0];
+  auto stored = store.Load(q.name, q.soql);
+  ASSERT_TRUE(stored);
+  const auto old = stored->time - std::chrono::seconds(8);
+  ASSERT_EQ(store.Save(q.name, q.soql, stored->result, old), std::nullopt);
+
+  sim_->ClearRequestLog();
+  Restarted restarted(config_, *client_, store);
+  EXPECT_TRUE(restarted.poller.ready());
+  EXPECT_EQ(Joined(restarted.collector), Joined(collector_));
+  auto status = restarted.poller.Status();
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_LE(status[0].next_run, now + std::chrono::milliseconds(500))
+      << "at once, within the start-up spread";
+  EXPECT_GT(status[1].next_run, now + std::chrono::seconds(4));
+  EXPECT_NEAR(
+      SelfSeries(restarted.metrics,
+                 "cloudaware_query_last_success_timestamp_seconds", q.name),
+      std::chrono::duration<double>(old.time_since_epoch()).count(), 0.002);
+
+  restarted.poller.Start();
+  for (int i = 0; i < 100 && CountLog("query") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  restarted.poller.Stop();
+  ASSERT_EQ(CountLog("query"), 1) << sim_->RequestLog().dump();
+  // That one call was ec2_by_state's: only its last success moved.
+  const auto ran = restarted.poller.Status();
+  ASSERT_TRUE(ran[0].last_success && ran[1].last_success);
+  EXPECT_GT(*ran[0].last_success, old + std::chrono::seconds(7));
+  EXPECT_EQ(ran[1].last_success, status[1].last_success);
+}
+
+TEST_F(ExporterIntegrationTest, AChangedOrStaleQueryIsNotRestored) {
+  StoreDir dir;
+  ResultStore store(dir.path.string());
+  store_ = &store;
+  Build(kInventoryQueries);
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  // gce_total was stored longer ago than its stale_after.
+  const QueryConfig& gce = config_.orgs[0].queries[2];
+  auto stored = store.Load(gce.name, gce.soql);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(store.Save(gce.name, gce.soql, stored->result,
+                       stored->time - gce.stale_after),
+            std::nullopt);
+
+  Config changed = config_;
+  const std::string soql = changed.queries[0].soql;
+  changed.queries[0].soql = soql.substr(0, soql.rfind("LIMIT")) + "LIMIT 1999";
+  Restarted restarted(changed, *client_, store);
+  EXPECT_FALSE(restarted.poller.ready());
+  const std::string text = Joined(restarted.collector);
+  EXPECT_EQ(text.find("cloudaware_aws_ec2_instances{"), std::string::npos);
+  EXPECT_EQ(text.find("cloudaware_gcp_gce_instances_total_live"),
+            std::string::npos);
+  EXPECT_NE(text.find("cloudaware_aws_ec2_instances_by_account{"),
+            std::string::npos);
+  auto status = restarted.poller.Status();
+  EXPECT_FALSE(status[0].last_success);
+  EXPECT_TRUE(status[1].last_success);
+  EXPECT_FALSE(status[2].last_success);
+  EXPECT_EQ(Logged("ignoring the stored result of a changed query\" "
+                   "query=ec2_by_state"),
+            1u)
+      << log_.str();
+  EXPECT_EQ(Logged("older than stale_after, not restored\" query=gce_total"),
+            1u)
+      << log_.str();
+  EXPECT_EQ(Logged("restored stored results\" restored=1 queries=3"), 1u);
+}
+
+TEST_F(ExporterIntegrationTest, AFailedSaveIsLoggedOnceAndFailsNothing) {
+  StoreDir dir;
+  ResultStore store(dir.path.string());
+  store_ = &store;
+  Build(kInventoryQueries);
+  std::filesystem::remove_all(dir.path);
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(Logged("level=warn msg=\"cannot save the result\""), 3u)
+      << log_.str();
+  EXPECT_EQ(Logged("query=ec2_by_state dir=" + dir.path.string()), 1u)
+      << log_.str();
+  EXPECT_EQ(Series(metrics_.Render(), "cloudaware_query_success").size(), 3u);
+  for (const auto& [labels, value] :
+       Series(metrics_.Render(), "cloudaware_query_success"))
+    EXPECT_EQ(value, 1) << labels;
+
+  std::filesystem::create_directories(dir.path);
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(Logged("saving the result works again"), 3u) << log_.str();
+  EXPECT_TRUE(store.Load("gce_total", config_.orgs[0].queries[2].soql));
 }
 
 }  // namespace
