@@ -4,8 +4,11 @@
 // gauges show the stalled account, and every name the packs use is one the
 // simulator's describe reports, grouped fields groupable.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,7 +25,6 @@
 #include "exporter/log.h"
 #include "exporter/poller.h"
 #include "exporter/self_metrics.h"
-#include "exporter/text.h"
 #include "exporter/token_source.h"
 #include "exposition_util.h"
 #include "simulator/inventory.h"
@@ -264,6 +266,22 @@ TEST_F(QueryPackTest, CountsAgreeWithTheInventoryAndLeaveOutDeleted) {
             LiveCount("CA10__CaGoogleGceInstance__c", gone));
   EXPECT_EQ(Sum(Series(text, "cloudaware_gcp_projects")),
             LiveCount("CA10__CaGoogleProject__c", gone));
+
+  // What the packs promise Prometheus passes its linter.
+  const char* promtool = std::getenv("PROMTOOL");
+  const std::string command =
+      std::string(promtool != nullptr ? promtool : "/usr/bin/promtool") +
+      " check metrics < '" + (dir_ / "packs.prom").string() + "' 2>&1";
+  std::ofstream(dir_ / "packs.prom") << text;
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[512];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) {
+    output.append(buffer, n);
+  }
+  EXPECT_EQ(pclose(pipe), 0) << command << ": " << output;
+  EXPECT_EQ(output, "");
 }
 
 TEST_F(QueryPackTest, FreshnessShowsTheStalledAccount) {
