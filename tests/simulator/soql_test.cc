@@ -676,6 +676,40 @@ TEST(SoqlTest, EveryAggregateFunction) {
   EXPECT_EQ(record["expr12"], named_accounts);
 }
 
+// The freshness queries of the query pack: the newest datetime per group of
+// a relationship path, over records that are not deleted.
+TEST(SoqlTest, MaxDateTimeGroupedByRelationshipPath) {
+  std::map<std::optional<std::string>, std::optional<double>> expected;
+  for (const InstanceRow& r : Instances()) {
+    if (r.disappeared) continue;
+    const AccountRow* a = FindAccount(r.account);
+    std::optional<std::string> group;
+    if (a) group = a->account_id;
+    std::optional<double>& newest = expected[group];
+    std::optional<double> launch = LaunchMs(r);
+    if (launch && (!newest || *launch > *newest)) newest = launch;
+  }
+  ASSERT_TRUE(expected.count(std::nullopt)) << "a null group to check";
+  QueryResult result =
+      Ok("SELECT CA10__account__r.CA10__accountId__c account, "
+         "MAX(CA10__launchTime__c) newest FROM CA10__CaAwsInstance__c WHERE "
+         "CA10__disappearanceTime__c = null GROUP BY "
+         "CA10__account__r.CA10__accountId__c LIMIT 2000");
+  std::map<std::optional<std::string>, std::optional<double>> got;
+  for (const Json& record : Records(result)) {
+    std::optional<std::string> group;
+    if (!record["account"].is_null()) group = record["account"];
+    std::optional<double> newest;
+    if (!record["newest"].is_null()) {
+      newest = ParseDateTime(record["newest"].get<std::string>());
+      ASSERT_TRUE(newest) << record.dump();
+    }
+    EXPECT_FALSE(got.count(group)) << record.dump();
+    got[group] = newest;
+  }
+  EXPECT_EQ(got, expected);
+}
+
 TEST(SoqlTest, AggregatesOverNoRecords) {
   QueryResult result =
       Ok("SELECT COUNT(Id) n, SUM(CA10__cpuCount__c), AVG(CA10__cpuCount__c), "
