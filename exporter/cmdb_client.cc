@@ -20,6 +20,16 @@ using Clock = std::chrono::steady_clock;
 // than followed for ever.
 constexpr int kMaxPages = 1000;
 
+// Salesforce returns at most 2,000 groups of an aggregate query and cannot
+// page through more (reference §4.3): a result of that many rows may be
+// missing groups, and its sums would be wrong without anyone noticing.
+constexpr size_t kAggregateRowCap = 2000;
+
+// How Salesforce words its refusal of an aggregate query with more groups
+// than fit one batch; the errorCode is not documented (reference §4.3).
+constexpr std::string_view kAggregateOverflowText =
+    "does not support queryMore";
+
 bool LooksLikeErrorCode(const std::string& s) {
   return !s.empty() && s.size() <= 64 &&
          std::all_of(s.begin(), s.end(),
@@ -119,6 +129,15 @@ std::optional<CmdbError> MaybeRestError(int status, const nlohmann::json& doc) {
       if (!message.empty()) message += "; ";
       message += (c.empty() ? "" : c + ": ") + m;
     }
+    if (message.find(kAggregateOverflowText) != std::string::npos) {
+      // Too many groups, whichever errorCode the API gave it: the same
+      // failure as a result cut at 2,000 rows, and the same remedy.
+      return CmdbError("truncated",
+                       "HTTP " + std::to_string(status) + ": " +
+                           message.substr(0, 1000) +
+                           " (the API returns at most 2,000 groups)",
+                       status);
+    }
     if (!message.empty() || !code.empty()) {
       return CmdbError(
           LooksLikeErrorCode(code) ? code : http,
@@ -195,14 +214,22 @@ QueryPage QueryPageFromJson(nlohmann::json doc) {
   page.done = done->get<bool>();
   page.aggregate = IsAggregate(*records);
   page.records = std::move(*records);
-  if (page.done) return page;
-  if (page.aggregate) {
-    throw CmdbError(
-        "truncated",
-        "aggregate result was cut at " + std::to_string(page.records.size()) +
-            " rows (the API returns at most 2,000 groups): narrow the WHERE "
-            "clause or group by fewer fields");
+  if (page.aggregate && !page.done) {
+    throw CmdbError("truncated",
+                    "aggregate result was cut at " +
+                        std::to_string(page.records.size()) +
+                        " rows (the API returns at most 2,000 groups)");
   }
+  if (page.aggregate && page.records.size() >= kAggregateRowCap) {
+    // With LIMIT 2000 a complete and a cut result look the same; only fewer
+    // rows prove that every group is there.
+    throw CmdbError("truncated",
+                    "aggregate result has " +
+                        std::to_string(page.records.size()) +
+                        " rows, the most the API returns (2,000 groups): "
+                        "some groups may be missing");
+  }
+  if (page.done) return page;
   auto next = doc.find("nextRecordsUrl");
   if (next == doc.end() || !next->is_string()) {
     throw CmdbError("parse",

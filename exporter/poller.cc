@@ -295,7 +295,17 @@ bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
     }
   } else {
     s.last_error = code + ": " + message;
-    if (s.last_logged != code) {
+    if (s.last_logged != code && code == "truncated") {
+      LogWarn(
+          "query failed",
+          {{"query", q.name},
+           {"error", code},
+           {"err", message},
+           {"hint",
+            "the API returns at most 2,000 groups: group by fewer or "
+            "coarser fields, split the query with WHERE, or add a HAVING"}});
+      s.last_logged = code;
+    } else if (s.last_logged != code) {
       // The token source already logged why there is no token, once.
       Log(code == "auth" ? LogLevel::kDebug : LogLevel::kWarn, "query failed",
           {{"query", q.name}, {"error", code}, {"err", message}});

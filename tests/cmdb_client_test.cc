@@ -51,6 +51,10 @@ TEST(CmdbClientTest, ParsesRestErrorsWhateverTheBody) {
       {400,
        R"([{"message":"m","errorCode":")" + std::string(100, 'A') + R"("}])",
        "http_400", "m"},
+      // Too many groups for one batch: truncated, whatever the errorCode.
+      {400,
+       R"([{"message":"Aggregate query does not support queryMore(), use LIMIT to restrict the results to a single batch","errorCode":"MALFORMED_QUERY"}])",
+       "truncated", "does not support queryMore"},
       {400, R"([1, "x", null])", "http_400", "HTTP 400"},
       {400, "[]", "http_400", "HTTP 400"},
   };
@@ -122,6 +126,59 @@ TEST(CmdbClientTest, ParsesQueryPages) {
           << e.what();
     }
   }
+}
+
+// An aggregate body with n groups.
+std::string AggregateBody(size_t n, bool done) {
+  nlohmann::json records = nlohmann::json::array();
+  for (size_t i = 0; i < n; ++i) {
+    records.push_back({{"attributes", {{"type", "AggregateResult"}}},
+                       {"name", "g" + std::to_string(i)},
+                       {"n", 1}});
+  }
+  return nlohmann::json{{"totalSize", n}, {"done", done}, {"records", records}}
+      .dump();
+}
+
+TEST(CmdbClientTest, AnAggregateResultAtTheRowCapIsTruncated) {
+  struct Case {
+    size_t rows;
+    bool done;
+    bool truncated;
+  };
+  const std::vector<Case> cases = {
+      {1, true, false},   {1999, true, false}, {2000, true, true},
+      {2001, true, true}, {1, false, true},    {2000, false, true},
+  };
+  for (const Case& c : cases) {
+    const std::string body = AggregateBody(c.rows, c.done);
+    try {
+      QueryPage page = ParseQueryPage(body);
+      EXPECT_FALSE(c.truncated) << c.rows << " rows accepted";
+      EXPECT_EQ(page.records.size(), c.rows);
+    } catch (const CmdbError& e) {
+      EXPECT_TRUE(c.truncated) << c.rows << " rows: " << e.what();
+      EXPECT_EQ(e.code(), "truncated") << e.what();
+      EXPECT_NE(std::string(e.what()).find(std::to_string(c.rows) + " rows"),
+                std::string::npos)
+          << e.what();
+    }
+    // The composite path reads a subresponse with the same check.
+    auto answers = ParseCompositeResponse(
+        R"({"compositeResponse":[{"referenceId":"q0","httpStatusCode":200,"body":)" +
+            body + "}]}",
+        1);
+    ASSERT_EQ(answers.size(), 1u);
+    EXPECT_EQ(answers[0].page.has_value(), !c.truncated) << c.rows;
+    if (c.truncated) {
+      ASSERT_TRUE(answers[0].error);
+      EXPECT_EQ(answers[0].error->code(), "truncated");
+    }
+  }
+  // A listing of 2,000 rows is one page, not a cut result.
+  nlohmann::json listing = nlohmann::json::parse(AggregateBody(2000, true));
+  for (auto& r : listing["records"]) r["attributes"]["type"] = "X__c";
+  EXPECT_EQ(ParseQueryPage(listing.dump()).records.size(), 2000u);
 }
 
 TEST(CmdbClientTest, ParsesTokenResponses) {

@@ -659,6 +659,94 @@ TEST_F(ExporterIntegrationTest, DropsSeriesBeyondMaxSeriesAndCountsThem) {
   EXPECT_EQ(Logged("dropped series over max_series"), 1u) << log_.str();
 }
 
+// n EC2 instances with distinct names: n groups when grouped by name.
+std::shared_ptr<const Inventory> NamedInstances(size_t n) {
+  json records = json::array();
+  for (size_t i = 0; i < n; ++i) {
+    records.push_back(
+        {{"Id", "i" + std::to_string(i)}, {"Name", "vm-" + std::to_string(i)}});
+  }
+  return std::make_shared<const Inventory>(Inventory::FromJson(
+      {{"records", {{"CA10__CaAwsInstance__c", records}}}}));
+}
+
+const char kByNameQuery[] = R"(
+  - name: by_name
+    interval: 1s
+    stale_after: 1s
+    soql: SELECT Name name, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY Name
+    metrics:
+      - {name: cloudaware_instances_by_name, value: n, labels: [name]}
+)";
+
+TEST_F(ExporterIntegrationTest, AggregateAtTheRowCapIsTruncatedThenAgesOut) {
+  Build(kByNameQuery);
+  auto truncated = [&] {
+    return Series(metrics_.Render(), "cloudaware_query_errors_total")
+        ["{error=\"truncated\",query=\"by_name\"}"];
+  };
+  sim_->SetInventory(NamedInstances(1999));
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_instances_by_name").size(),
+            1999u);
+
+  // Exactly 2,000 groups come back done, yet may be cut: a failure.
+  sim_->SetInventory(NamedInstances(2000));
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_EQ(truncated(), 1);
+  EXPECT_EQ(Series(metrics_.Render(),
+                   "cloudaware_query_success")["{query=\"by_name\"}"],
+            0);
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_instances_by_name").size(),
+            1999u)
+      << "the last good series stay until stale_after";
+
+  // Just over: the API refuses at once, or sends 2,000 rows not done.
+  sim_->SetInventory(NamedInstances(2001));
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_EQ(truncated(), 2);
+  sim_->Configure({{"aggregate_overflow", "truncate"}});
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_EQ(truncated(), 3);
+  EXPECT_EQ(CountLog("query_more"), 0) << "a cut aggregate is not followed";
+
+  EXPECT_EQ(Logged("msg=\"query failed\""), 1u) << log_.str();
+  EXPECT_EQ(Logged("group by fewer or coarser fields, split the query with "
+                   "WHERE, or add a HAVING"),
+            1u)
+      << log_.str();
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_TRUE(
+      Series(Joined(collector_), "cloudaware_instances_by_name").empty());
+
+  sim_->SetInventory(NamedInstances(3));
+  EXPECT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_instances_by_name").size(),
+            3u);
+}
+
+TEST_F(ExporterIntegrationTest, CompositeSubrequestAtTheRowCapIsTruncated) {
+  Build(std::string(kByNameQuery) + R"(
+  - name: total
+    soql: SELECT COUNT() FROM CA10__CaAwsInstance__c
+    metrics:
+      - name: cloudaware_instances_total
+)",
+        "localhost", "  batching: composite\n");
+  sim_->SetInventory(NamedInstances(2000));
+  EXPECT_FALSE(poller_->PollOnce());
+  EXPECT_EQ(CountLog("composite"), 1);
+  std::string self = metrics_.Render();
+  EXPECT_EQ(Series(self, "cloudaware_query_errors_total")
+                ["{error=\"truncated\",query=\"by_name\"}"],
+            1);
+  EXPECT_EQ(Series(self, "cloudaware_query_success")["{query=\"total\"}"], 1);
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_instances_total")[""], 2000);
+  EXPECT_EQ(Logged("add a HAVING"), 1u) << log_.str();
+}
+
 TEST_F(ExporterIntegrationTest, AStopDuringAQueryIsNotCountedAsAFailure) {
   Build(kOneQuery);
   ASSERT_TRUE(poller_->PollOnce());
