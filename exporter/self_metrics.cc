@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <tuple>
 #include <vector>
 
@@ -26,10 +27,14 @@ const prometheus::Histogram::BucketBoundaries kApiBuckets = {
 template <typename T>
 void RemoveQuerySeries(prometheus::Family<T>& family,
                        const std::string& query) {
+  // Add() refuses the family's constant labels (the org).
+  const prometheus::Labels constant = family.GetConstantLabels();
   for (const prometheus::MetricFamily& collected : family.Collect()) {
     for (const prometheus::ClientMetric& metric : collected.metric) {
       prometheus::Labels labels;
-      for (const auto& label : metric.label) labels[label.name] = label.value;
+      for (const auto& label : metric.label) {
+        if (constant.count(label.name) == 0) labels[label.name] = label.value;
+      }
       auto it = labels.find("query");
       if (it != labels.end() && it->second == query) {
         family.Remove(&family.Add(labels));
@@ -38,10 +43,40 @@ void RemoveQuerySeries(prometheus::Family<T>& family,
   }
 }
 
+const char kBuildInfo[] = "cloudaware_exporter_build_info";
+
+prometheus::Labels OrgLabels(const std::string& org) {
+  if (org.empty()) return {};
+  return {{"org", org}};
+}
+
+// Appends the process_* metrics, sorts each family's series by labels and
+// renders the lot.
+std::string Serialize(std::vector<prometheus::MetricFamily> families) {
+  std::vector<prometheus::MetricFamily> process = CollectProcessMetrics();
+  families.insert(families.end(), std::make_move_iterator(process.begin()),
+                  std::make_move_iterator(process.end()));
+  // prometheus-cpp keeps a family's series in a hash map; sort them by
+  // labels so that the output is stable from one scrape to the next.
+  for (auto& family : families) {
+    std::stable_sort(family.metric.begin(), family.metric.end(),
+                     [](const prometheus::ClientMetric& a,
+                        const prometheus::ClientMetric& b) {
+                       return std::lexicographical_compare(
+                           a.label.begin(), a.label.end(), b.label.begin(),
+                           b.label.end(), [](const auto& x, const auto& y) {
+                             return std::tie(x.name, x.value) <
+                                    std::tie(y.name, y.value);
+                           });
+                     });
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
 }  // namespace
 
 SelfMetrics::SelfMetrics(const std::string& version,
-                         const std::string& revision)
+                         const std::string& revision, const std::string& org)
     : registry_(std::make_shared<prometheus::Registry>()),
       up_(BuildGauge()
               .Name("cloudaware_up")
@@ -49,6 +84,7 @@ SelfMetrics::SelfMetrics(const std::string& version,
                     "(token or query) was answered by a working API; 0 after "
                     "a network error, a 5xx response, a refused token or "
                     "REQUEST_LIMIT_EXCEEDED.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)
               .Add({})),
       token_requests_(
@@ -56,12 +92,14 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Name("cloudaware_token_requests_total")
               .Help("OAuth token requests the exporter sent, by result: "
                     "success, the OAuth error code, http_<status> or network.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       token_last_success_(
           BuildGauge()
               .Name("cloudaware_token_last_success_timestamp_seconds")
               .Help("Unix time when the exporter last obtained an OAuth "
                     "token; 0 if it never did.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)
               .Add({})),
       token_valid_(BuildGauge()
@@ -69,6 +107,7 @@ SelfMetrics::SelfMetrics(const std::string& version,
                        .Help("1 while the exporter holds an OAuth token the "
                              "API accepts; 0 before the first token and after "
                              "the API refused one.")
+                       .Labels(OrgLabels(org))
                        .Register(*registry_)
                        .Add({})),
       api_requests_(
@@ -77,12 +116,14 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Help("HTTP requests the exporter sent to the Cloudaware API, "
                     "by endpoint and response status code (network or "
                     "timeout when no response arrived).")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       api_duration_(
           BuildHistogram()
               .Name("cloudaware_api_request_duration_seconds")
               .Help("Time from sending an HTTP request to the Cloudaware API "
                     "until its response was read in full, by endpoint.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       daily_limit_(
           BuildGauge()
@@ -90,6 +131,7 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Help("The org's daily API request allocation, from the "
                     "Sforce-Limit-Info header of the latest API response; 0 "
                     "until the first response.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)
               .Add({})),
       daily_used_(
@@ -98,6 +140,7 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Help("API requests the org used in the last 24 hours, by all "
                     "clients, from the Sforce-Limit-Info header of the latest "
                     "API response; 0 until the first response.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)
               .Add({})),
       composite_fallback_(
@@ -106,6 +149,7 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Help("1 if batching: composite is configured but the org "
                     "refused /composite, so queries go one API call each; 0 "
                     "otherwise.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)
               .Add({})),
       interval_stretch_(
@@ -114,6 +158,7 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Help("The budget guard's multiplier of query intervals: 1 "
                     "normally, more while less than budget_min_remaining of "
                     "the daily API allocation is left.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)
               .Add({})),
       query_success_(
@@ -122,44 +167,51 @@ SelfMetrics::SelfMetrics(const std::string& version,
               .Help("1 if the query's last run succeeded, 0 if it failed. "
                     "Queries run on their configured interval, not at scrape "
                     "time.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       query_duration_(
           BuildGauge()
               .Name("cloudaware_query_duration_seconds")
               .Help("How long the query's last run took, all result pages "
                     "included.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       query_last_success_(
           BuildGauge()
               .Name("cloudaware_query_last_success_timestamp_seconds")
               .Help("Unix time when the query last ran successfully.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       query_errors_(
           BuildCounter()
               .Name("cloudaware_query_errors_total")
               .Help("Failed runs of the query, by error: the API errorCode, "
                     "or network, timeout, parse or http_<status>.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       query_series_(
           BuildGauge()
               .Name("cloudaware_query_series")
               .Help("Series the query currently exports: those of its last "
                     "successful run, until they go stale.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       query_interval_(
           BuildGauge()
               .Name("cloudaware_query_interval_seconds")
               .Help("How often the query is configured to run; alerts compare "
                     "the age of its last success with this.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)),
       query_series_dropped_(
           BuildCounter()
               .Name("cloudaware_query_series_dropped_total")
               .Help("Series a query produced beyond its max_series, and so "
                     "did not export.")
+              .Labels(OrgLabels(org))
               .Register(*registry_)) {
   BuildGauge()
-      .Name("cloudaware_exporter_build_info")
+      .Name(kBuildInfo)
       .Help(
           "Always 1, labelled by the version and the git revision the "
           "exporter was built from.")
@@ -248,26 +300,28 @@ void SelfMetrics::RemoveQuery(const std::string& query) {
   RemoveQuerySeries(query_series_dropped_, query);
 }
 
-std::string SelfMetrics::Render() const {
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  std::vector<prometheus::MetricFamily> process = CollectProcessMetrics();
-  families.insert(families.end(), std::make_move_iterator(process.begin()),
-                  std::make_move_iterator(process.end()));
-  // prometheus-cpp keeps a family's series in a hash map; sort them by
-  // labels so that the output is stable from one scrape to the next.
-  for (auto& family : families) {
-    std::stable_sort(family.metric.begin(), family.metric.end(),
-                     [](const prometheus::ClientMetric& a,
-                        const prometheus::ClientMetric& b) {
-                       return std::lexicographical_compare(
-                           a.label.begin(), a.label.end(), b.label.begin(),
-                           b.label.end(), [](const auto& x, const auto& y) {
-                             return std::tie(x.name, x.value) <
-                                    std::tie(y.name, y.value);
-                           });
-                     });
+std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
+  return registry_->Collect();
+}
+
+std::string SelfMetrics::Render() const { return Serialize(Collect()); }
+
+std::string RenderSelfMetrics(const std::vector<const SelfMetrics*>& orgs) {
+  std::vector<prometheus::MetricFamily> merged;
+  std::map<std::string, size_t> index;  // family name -> position in merged
+  for (const SelfMetrics* org : orgs) {
+    for (prometheus::MetricFamily& family : org->Collect()) {
+      auto [it, added] = index.emplace(family.name, merged.size());
+      if (added) {
+        merged.push_back(std::move(family));
+      } else if (family.name != kBuildInfo) {
+        auto& into = merged[it->second].metric;
+        into.insert(into.end(), std::make_move_iterator(family.metric.begin()),
+                    std::make_move_iterator(family.metric.end()));
+      }
+    }
   }
-  return prometheus::TextSerializer().Serialize(families);
+  return Serialize(std::move(merged));
 }
 
 }  // namespace cloudaware_exporter

@@ -2,6 +2,9 @@
 // prometheus::Registry. Token, client and poller threads update them through
 // the methods below; scrape threads call Render(). prometheus-cpp's metric
 // types are thread-safe, and the few maps here are guarded by a mutex.
+//
+// With several Cloudaware orgs in one process, each org has its own instance,
+// named by org, and RenderSelfMetrics() renders them together.
 #ifndef CLOUDAWARE_EXPORTER_SELF_METRICS_H_
 #define CLOUDAWARE_EXPORTER_SELF_METRICS_H_
 
@@ -9,18 +12,22 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace cloudaware_exporter {
 
 class SelfMetrics {
  public:
-  SelfMetrics(const std::string& version, const std::string& revision);
+  // A non-empty org labels every series but the build info's org="<org>".
+  SelfMetrics(const std::string& version, const std::string& revision,
+              const std::string& org = "");
 
   // 1 if the last API interaction (token or query) reached a working API:
   // network errors, 5xx, refused tokens and REQUEST_LIMIT_EXCEEDED set 0.
@@ -51,6 +58,8 @@ class SelfMetrics {
 
   // Self and process_* metrics in the text exposition format.
   std::string Render() const;
+  // The self metrics alone, as prometheus-cpp collected them.
+  std::vector<prometheus::MetricFamily> Collect() const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -73,6 +82,12 @@ class SelfMetrics {
   prometheus::Family<prometheus::Counter>& query_series_dropped_;
   mutable std::mutex mu_;  // guards Remove against concurrent Add
 };
+
+// Renders the self metrics of several orgs as one exposition: each family
+// once, with the series of every instance, then the process_* metrics. The
+// build info comes from the first instance, as all carry the same one. The
+// instances need distinct orgs, or their series would collide.
+std::string RenderSelfMetrics(const std::vector<const SelfMetrics*>& orgs);
 
 }  // namespace cloudaware_exporter
 

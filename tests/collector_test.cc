@@ -197,6 +197,82 @@ TEST(CollectorTest, ScrapesSeeWholeSnapshotsWhilePublishing) {
   EXPECT_TRUE(Consistent(*collector.snapshot()));
 }
 
+// A gauge family as one org's query reports it: labels org and group.
+MetricFamily OrgFamily(const std::string& name, const std::string& org,
+                       const std::vector<double>& values) {
+  MetricFamily family = Family(name, "Things.", values);
+  for (ClientMetric& series : family.metric) {
+    series.label.insert(series.label.begin(), {"org", org});
+  }
+  return family;
+}
+
+TEST(CollectorTest, GroupsOneFamilyOfSeveralKeysUnderOneHeaderInKeyOrder) {
+  Collector collector;
+  collector.SetQueries({"prod/q", "staging/q"});
+  // The later key publishes first, so its family comes second only once the
+  // first key has published.
+  collector.Publish("staging/q", {OrgFamily("m", "staging", {3})});
+  EXPECT_EQ(collector.Publish("prod/q", {OrgFamily("m", "prod", {1, 2})}), 2u);
+  const std::string grouped =
+      "# HELP m Things.\n"
+      "# TYPE m gauge\n"
+      "m{org=\"prod\",group=\"0\"} 1\n"
+      "m{org=\"prod\",group=\"1\"} 2\n"
+      "m{org=\"staging\",group=\"0\"} 3\n";
+  EXPECT_EQ(Text(*collector.snapshot()), grouped);
+  EXPECT_EQ(collector.snapshot()->series, 3u);
+  EXPECT_EQ(collector.SeriesCount("prod/q"), 2u);
+  EXPECT_EQ(collector.SeriesCount("staging/q"), 1u);
+
+  // The same result again keeps the snapshot, shared family or not.
+  const auto before = collector.snapshot();
+  collector.Publish("staging/q", {OrgFamily("m", "staging", {3})});
+  collector.Publish("prod/q", {OrgFamily("m", "prod", {1, 2})});
+  EXPECT_EQ(collector.snapshot(), before);
+
+  // Without the first key, the second one's family carries the header.
+  collector.Drop("prod/q");
+  EXPECT_EQ(
+      Text(*collector.snapshot()),
+      "# HELP m Things.\n# TYPE m gauge\nm{org=\"staging\",group=\"0\"} 3\n");
+  collector.Publish("staging/q", {OrgFamily("m", "staging", {4})});
+  collector.Publish("prod/q", {OrgFamily("m", "prod", {5})});
+  EXPECT_EQ(Text(*collector.snapshot()),
+            "# HELP m Things.\n# TYPE m gauge\n"
+            "m{org=\"prod\",group=\"0\"} 5\n"
+            "m{org=\"staging\",group=\"0\"} 4\n");
+}
+
+TEST(CollectorTest, InterleavesFamiliesSharedBetweenSomeKeys) {
+  Collector collector;
+  collector.SetQueries({"a", "b", "c"});
+  collector.Publish("c", {OrgFamily("x", "c", {3})});
+  collector.Publish("b", {OrgFamily("y", "b", {2}), OrgFamily("z", "b", {2})});
+  collector.Publish("a", {OrgFamily("x", "a", {1}), OrgFamily("y", "a", {1})});
+  EXPECT_EQ(Text(*collector.snapshot()),
+            "# HELP x Things.\n# TYPE x gauge\n"
+            "x{org=\"a\",group=\"0\"} 1\n"
+            "x{org=\"c\",group=\"0\"} 3\n"
+            "# HELP y Things.\n# TYPE y gauge\n"
+            "y{org=\"a\",group=\"0\"} 1\n"
+            "y{org=\"b\",group=\"0\"} 2\n"
+            "# HELP z Things.\n# TYPE z gauge\n"
+            "z{org=\"b\",group=\"0\"} 2\n");
+  EXPECT_EQ(collector.snapshot()->series, 5u);
+
+  // A family without series adds no header, and the next key's one has it.
+  collector.Publish("a", {OrgFamily("x", "a", {}), OrgFamily("y", "a", {1})});
+  EXPECT_EQ(Text(*collector.snapshot()),
+            "# HELP y Things.\n# TYPE y gauge\n"
+            "y{org=\"a\",group=\"0\"} 1\n"
+            "y{org=\"b\",group=\"0\"} 2\n"
+            "# HELP z Things.\n# TYPE z gauge\n"
+            "z{org=\"b\",group=\"0\"} 2\n"
+            "# HELP x Things.\n# TYPE x gauge\n"
+            "x{org=\"c\",group=\"0\"} 3\n");
+}
+
 // Golden files: whole queries, from the API's JSON to the exposition, checked
 // against testdata/golden/<query>.prom. UPDATE_GOLDEN=1 rewrites them.
 struct GoldenCase {
@@ -396,6 +472,38 @@ TEST(CollectorTest, PromtoolCatchesBadExposition) {
   std::ofstream(path) << "# HELP x_total X.\n# TYPE x_total gauge\nx_total 1\n";
   std::string output;
   EXPECT_NE(RunPromtool(promtool, path, &output), 0) << output;
+  std::filesystem::remove(path);
+}
+
+TEST(CollectorTest, PromtoolAcceptsSeveralKeysWithTheSameQueries) {
+  const std::string promtool = Promtool();
+  ASSERT_EQ(access(promtool.c_str(), X_OK), 0) << promtool << " is missing";
+  Collector collector;
+  collector.SetQueries(
+      {"prod/details", "prod/count", "staging/details", "staging/count"});
+  for (const char* org : {"staging", "prod"}) {
+    const std::string prefix = std::string(org) + "/";
+    collector.Publish(prefix + "count",
+                      {OrgFamily("cloudaware_things", org, {1, 2})});
+    collector.Publish(prefix + "details",
+                      {OrgFamily("cloudaware_thing_age_seconds", org, {7}),
+                       OrgFamily("cloudaware_thing_size_bytes", org, {8, 9})});
+  }
+  const std::string text = Text(*collector.snapshot());
+  for (const char* name : {"cloudaware_things", "cloudaware_thing_age_seconds",
+                           "cloudaware_thing_size_bytes"}) {
+    const std::string help = std::string("# HELP ") + name + " ";
+    const size_t first = text.find(help);
+    ASSERT_NE(first, std::string::npos) << text;
+    EXPECT_EQ(text.find(help, first + 1), std::string::npos) << text;
+  }
+  const auto path =
+      std::filesystem::temp_directory_path() /
+      ("collector_test_keys_" + std::to_string(getpid()) + ".prom");
+  std::ofstream(path) << text;
+  std::string output;
+  EXPECT_EQ(RunPromtool(promtool, path, &output), 0) << output << text;
+  EXPECT_EQ(output, "");
   std::filesystem::remove(path);
 }
 

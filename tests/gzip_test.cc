@@ -139,6 +139,35 @@ TEST(GzipTest, ExpositionPlainAndGzipCarryTheSameBytes) {
   EXPECT_EQ(Gunzip(Join(Exposition(*snapshot, "self 1\n", true))), plain);
 }
 
+TEST(GzipTest, ExpositionOfFamiliesSharedByKeysDecodesToThePlainText) {
+  Collector collector;
+  collector.SetQueries({"prod/a", "staging/a"});
+  for (const char* org : {"staging", "prod"}) {
+    prometheus::MetricFamily shared{
+        "x_things", "Things.", prometheus::MetricType::Gauge, {}};
+    prometheus::MetricFamily own{
+        std::string("y_") + org, "Own.", prometheus::MetricType::Gauge, {}};
+    for (int i = 0; i < 300; ++i) {
+      prometheus::ClientMetric m;
+      m.label = {{"org", org}, {"id", "i-" + std::to_string(i)}};
+      m.gauge.value = i;
+      shared.metric.push_back(m);
+      own.metric.push_back(m);
+    }
+    collector.Publish(std::string(org) + "/a", {shared, own});
+  }
+  auto snapshot = collector.snapshot();
+  const std::string plain = Join(Exposition(*snapshot, "self 1\n", false));
+  const size_t header = plain.find("# TYPE x_things gauge\n");
+  ASSERT_NE(header, std::string::npos);
+  EXPECT_EQ(plain.find("# TYPE x_things", header + 1), std::string::npos);
+  EXPECT_LT(plain.find("x_things{org=\"prod\",id=\"i-299\"} 299\n"),
+            plain.find("x_things{org=\"staging\",id=\"i-0\"} 0\n"));
+  EXPECT_LT(plain.find("x_things{org=\"staging\",id=\"i-299\"} 299\n"),
+            plain.find("# HELP y_prod"));
+  EXPECT_EQ(Gunzip(Join(Exposition(*snapshot, "self 1\n", true))), plain);
+}
+
 TEST(GzipTest, RepublishingTheSameResultKeepsTheCompressedCopy) {
   Collector collector;
   collector.SetQueries({"a"});

@@ -3,14 +3,17 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -248,6 +251,172 @@ TEST(SelfMetricsTest, RenderWhileUpdating) {
     ++renders;
   }
   writer.join();
+}
+
+// The exposition without the process_* samples, whose values move on
+// between two renders.
+std::string WithoutProcessSamples(const std::string& text) {
+  std::istringstream in(text);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("process_")) out += line + "\n";
+  }
+  return out;
+}
+
+// Every self metric family with a series, for one org.
+std::unique_ptr<SelfMetrics> OrgMetrics(const std::string& org) {
+  auto metrics = std::make_unique<SelfMetrics>("1.2.3", "abc", org);
+  metrics->SetUp(true);
+  metrics->CountTokenRequest("success", 1700000000);
+  metrics->ObserveApiRequest("query", "200", 0.2);
+  metrics->SetQuerySuccess("aws_ec2", true);
+  metrics->SetQueryDuration("aws_ec2", 1.5);
+  metrics->SetQueryLastSuccess("aws_ec2", 1700000002);
+  metrics->CountQueryError("aws_ec2", "INVALID_FIELD");
+  metrics->SetQuerySeries("aws_ec2", 7);
+  metrics->SetQueryInterval("aws_ec2", 300);
+  metrics->CountDroppedSeries("aws_ec2", 2);
+  return metrics;
+}
+
+// The names of the families, in order, from their TYPE lines.
+std::vector<std::string> FamilyNames(const std::string& text) {
+  std::vector<std::string> names;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("# TYPE ")) {
+      names.push_back(line.substr(7, line.find(' ', 7) - 7));
+    }
+  }
+  return names;
+}
+
+TEST(SelfMetricsTest, OrgLabelsEverySeriesButTheBuildInfo) {
+  std::unique_ptr<SelfMetrics> metrics = OrgMetrics("prod");
+  const std::string text = metrics->Render();
+  EXPECT_EQ(Sample(text, R"(cloudaware_up{org="prod"})"), 1);
+  EXPECT_EQ(
+      Sample(text, R"(cloudaware_query_success{org="prod",query="aws_ec2"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_api_request_duration_seconds_bucket{org="prod",endpoint="query",le="0.25"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(cloudaware_exporter_build_info{revision="abc",version="1.2.3"})"),
+      1);
+  size_t samples = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("cloudaware_") ||
+        line.starts_with("cloudaware_exporter_build_info")) {
+      continue;
+    }
+    ++samples;
+    EXPECT_NE(line.find(R"({org="prod")"), std::string::npos) << line;
+  }
+  EXPECT_GT(samples, 20u);
+
+  metrics->RemoveQuery("aws_ec2");
+  EXPECT_EQ(metrics->Render().find("aws_ec2"), std::string::npos);
+  metrics->SetQuerySeries("aws_ec2", 3);
+  EXPECT_EQ(Sample(metrics->Render(),
+                   R"(cloudaware_query_series{org="prod",query="aws_ec2"})"),
+            3);
+}
+
+TEST(SelfMetricsTest, EmptyOrgKeepsTheSingleOrgOutput) {
+  std::unique_ptr<SelfMetrics> metrics = OrgMetrics("");
+  const std::string text = metrics->Render();
+  EXPECT_EQ(text.find("org="), std::string::npos) << text;
+  EXPECT_TRUE(HasLine(text, "cloudaware_up 1")) << text;
+  EXPECT_TRUE(HasLine(text, R"(cloudaware_query_series{query="aws_ec2"} 7)"));
+  EXPECT_EQ(WithoutProcessSamples(RenderSelfMetrics({metrics.get()})),
+            WithoutProcessSamples(text));
+}
+
+TEST(SelfMetricsTest, RendersSeveralOrgsAsOneExposition) {
+  std::unique_ptr<SelfMetrics> prod = OrgMetrics("prod");
+  std::unique_ptr<SelfMetrics> staging = OrgMetrics("staging");
+  staging->SetQuerySeries("azure_vms", 4);
+  const std::string text = RenderSelfMetrics({prod.get(), staging.get()});
+
+  std::vector<std::string> names = FamilyNames(text);
+  EXPECT_EQ(names, FamilyNames(prod->Render())) << "families or their order";
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end())
+      << "a family written twice:\n"
+      << text;
+
+  // Within each family, all series sit between its TYPE line and the next
+  // family, and every cloudaware_* family but the build info has both orgs.
+  std::istringstream in(text);
+  std::string family;
+  std::map<std::string, std::set<std::string>> orgs;
+  std::map<std::string, int> samples;
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("# TYPE ")) {
+      family = line.substr(7, line.find(' ', 7) - 7);
+      continue;
+    }
+    if (line.starts_with('#')) continue;
+    ASSERT_TRUE(line.starts_with(family)) << line << " outside " << family;
+    ++samples[family];
+    const size_t org = line.find("org=\"");
+    if (org != std::string::npos) {
+      orgs[family].insert(line.substr(org, line.find('"', org + 5) - org + 1));
+    }
+  }
+  for (const std::string& name : names) {
+    if (!name.starts_with("cloudaware_")) continue;
+    if (name == "cloudaware_exporter_build_info") {
+      EXPECT_EQ(samples[name], 1);
+      EXPECT_EQ(orgs.count(name), 0u);
+    } else {
+      EXPECT_EQ(orgs[name],
+                (std::set<std::string>{R"(org="prod")", R"(org="staging")"}))
+          << name;
+    }
+  }
+  EXPECT_EQ(samples["process_resident_memory_bytes"], 1);
+  EXPECT_EQ(samples["process_cpu_seconds_total"], 1);
+
+  // Sorted by labels, as one instance's series are.
+  const size_t prod_up = text.find("cloudaware_up{org=\"prod\"} 1\n");
+  const size_t staging_up = text.find("cloudaware_up{org=\"staging\"} 1\n");
+  EXPECT_LT(prod_up, staging_up);
+  EXPECT_NE(staging_up, std::string::npos);
+  EXPECT_EQ(
+      Sample(text,
+             R"(cloudaware_query_series{org="staging",query="azure_vms"})"),
+      4);
+
+  // The merge leaves the instances alone.
+  EXPECT_EQ(prod->Render().find("staging"), std::string::npos);
+}
+
+TEST(SelfMetricsTest, PromtoolAcceptsSeveralOrgs) {
+  ASSERT_EQ(std::system("command -v promtool >/dev/null 2>&1"), 0)
+      << "promtool is not installed (apt-get install prometheus)";
+  std::unique_ptr<SelfMetrics> prod = OrgMetrics("prod");
+  std::unique_ptr<SelfMetrics> staging = OrgMetrics("staging");
+  const std::string input = ::testing::TempDir() + "self_metrics_orgs_" +
+                            std::to_string(getpid()) + ".prom";
+  const std::string output = input + ".out";
+  const std::string text = RenderSelfMetrics({prod.get(), staging.get()});
+  std::ofstream(input) << text;
+  const int status = std::system(
+      ("promtool check metrics < " + input + " > " + output + " 2>&1").c_str());
+  std::ifstream result(output);
+  const std::string report(std::istreambuf_iterator<char>(result), {});
+  std::remove(input.c_str());
+  std::remove(output.c_str());
+  EXPECT_EQ(status, 0) << report << text;
+  EXPECT_EQ(report, "") << report;
 }
 
 const prometheus::MetricFamily* Find(
