@@ -1079,8 +1079,8 @@ TEST_F(ExporterIntegrationTest, AChangedOrStaleQueryIsNotRestored) {
             std::nullopt);
 
   Config changed = config_;
-  const std::string soql = changed.queries[0].soql;
-  changed.queries[0].soql = soql.substr(0, soql.rfind("LIMIT")) + "LIMIT 1999";
+  const std::string soql = changed.orgs[0].queries[0].soql;
+  changed.orgs[0].queries[0].soql = soql.substr(0, soql.rfind("LIMIT")) + "LIMIT 1999";
   Restarted restarted(changed, *client_, store);
   EXPECT_FALSE(restarted.poller.ready());
   const std::string text = Joined(restarted.collector);
