@@ -519,100 +519,98 @@ TEST_F(ExporterBinaryTest, ServesSeveralOrgsWithAnOrgLabel) {
       << body;
   server->Signal(SIGTERM);
   EXPECT_EQ(server->Wait(std::chrono::seconds(10)), 0);
+}
 
-  // --storage.path: a restart serves the last results at once, even while
-  // the API fails.
-  TEST_F(ExporterBinaryTest, ARestartServesStoredResultsWhileTheApiFails) {
-    StartSimulator();
-    WriteFile(dir_ / "c.yml", Config(std::string(kStateQuery) + kBucketQuery));
-    const std::string store =
-        "--storage.path=" + (dir_ / "data/store").string();
-    const std::string config = "--config.file=" + (dir_ / "c.yml").string();
-    int port = FreePort();
-    auto p = Run({config, store,
-                  "--web.listen-address=127.0.0.1:" + std::to_string(port)});
-    httplib::Client c("127.0.0.1", port);
-    std::string first;
-    for (int i = 0; i < 250; ++i) {
-      auto res = c.Get("/metrics");
-      if (res &&
-          res->body.find("cloudaware_aws_ec2_instances{") !=
-              std::string::npos &&
-          res->body.find("cloudaware_aws_s3_buckets ") != std::string::npos) {
-        first = res->body;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(40));
+// --storage.path: a restart serves the last results at once, even while
+// the API fails.
+TEST_F(ExporterBinaryTest, ARestartServesStoredResultsWhileTheApiFails) {
+  StartSimulator();
+  WriteFile(dir_ / "c.yml", Config(std::string(kStateQuery) + kBucketQuery));
+  const std::string store = "--storage.path=" + (dir_ / "data/store").string();
+  const std::string config = "--config.file=" + (dir_ / "c.yml").string();
+  int port = FreePort();
+  auto p = Run({config, store,
+                "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::Client c("127.0.0.1", port);
+  std::string first;
+  for (int i = 0; i < 250; ++i) {
+    auto res = c.Get("/metrics");
+    if (res &&
+        res->body.find("cloudaware_aws_ec2_instances{") != std::string::npos &&
+        res->body.find("cloudaware_aws_s3_buckets ") != std::string::npos) {
+      first = res->body;
+      break;
     }
-    ASSERT_NE(first, "") << p->err();
-    p->Signal(SIGTERM);
-    ASSERT_EQ(p->Wait(std::chrono::seconds(10)), 0) << p->err();
-    EXPECT_TRUE(fs::exists(dir_ / "data/store/ec2_by_state.json"));
-    EXPECT_TRUE(fs::exists(dir_ / "data/store/s3_buckets.json"));
-
-    sim_->AddFaults(
-        {{"endpoint", "query"}, {"type", "error"}, {"status", 503}});
-    port = FreePort();
-    p = Run({config, store,
-             "--web.listen-address=127.0.0.1:" + std::to_string(port)});
-    httplib::Client again("127.0.0.1", port);
-    std::optional<httplib::Result> res;
-    for (int i = 0; i < 250; ++i) {
-      res.emplace(again.Get("/metrics"));
-      if (*res) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_TRUE(res && *res) << p->err();
-    // The first answer the restarted exporter gives already has the gauges.
-    const std::string body = (*res)->body;
-    for (const std::string metric :
-         {"cloudaware_aws_ec2_instances", "cloudaware_aws_s3_buckets"}) {
-      auto want = test_util::Series(first, metric);
-      EXPECT_FALSE(want.empty()) << metric;
-      EXPECT_EQ(test_util::Series(body, metric), want) << body;
-    }
-    auto ready = again.Get("/-/ready");
-    ASSERT_TRUE(ready);
-    EXPECT_EQ(ready->status, 200);
-    EXPECT_NE(p->err().find("restored stored results\" restored=2 queries=2"),
-              std::string::npos)
-        << p->err();
-
-    // The queries do run, and fail, once their 1 s interval has passed and the
-    // client gave up retrying; the stored series stay until stale_after.
-    for (int i = 0;
-         i < 500 && p->err().find("query failed") == std::string::npos; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    EXPECT_NE(p->err().find("query failed"), std::string::npos) << p->err();
-    auto later = again.Get("/metrics");
-    ASSERT_TRUE(later);
-    EXPECT_EQ(test_util::Series(later->body, "cloudaware_aws_s3_buckets"),
-              test_util::Series(first, "cloudaware_aws_s3_buckets"));
-    p->Signal(SIGTERM);
-    EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
   }
+  ASSERT_NE(first, "") << p->err();
+  p->Signal(SIGTERM);
+  ASSERT_EQ(p->Wait(std::chrono::seconds(10)), 0) << p->err();
+  EXPECT_TRUE(fs::exists(dir_ / "data/store/ec2_by_state.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "data/store/s3_buckets.json"));
 
-  TEST_F(ExporterBinaryTest, AStoragePathThatCannotBeUsedStopsTheStart) {
-    StartSimulator();
-    WriteFile(dir_ / "c.yml", Config(kBucketQuery));
-    WriteFile(dir_ / "file", "x");
-    auto p =
-        Run({"--config.file=" + (dir_ / "c.yml").string(),
-             "--storage.path=" + (dir_ / "file/store").string(),
-             "--web.listen-address=127.0.0.1:" + std::to_string(FreePort())});
-    ASSERT_EQ(p->Wait(std::chrono::seconds(10)), 1) << p->err();
-    EXPECT_NE(p->err().find("level=error msg=\"cannot use storage path\" "
-                            "err=\"storage path " +
-                            (dir_ / "file/store").string() + ": "),
-              std::string::npos)
-        << p->err();
-
-    // --once neither reads nor writes the store.
-    auto once = Run({"--once", "--config.file=" + (dir_ / "c.yml").string(),
-                     "--storage.path=" + (dir_ / "unused").string()});
-    ASSERT_EQ(once->Wait(std::chrono::seconds(30)), 0) << once->err();
-    EXPECT_FALSE(fs::exists(dir_ / "unused"));
+  sim_->AddFaults({{"endpoint", "query"}, {"type", "error"}, {"status", 503}});
+  port = FreePort();
+  p = Run({config, store,
+           "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::Client again("127.0.0.1", port);
+  std::optional<httplib::Result> res;
+  for (int i = 0; i < 250; ++i) {
+    res.emplace(again.Get("/metrics"));
+    if (*res) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  ASSERT_TRUE(res && *res) << p->err();
+  // The first answer the restarted exporter gives already has the gauges.
+  const std::string body = (*res)->body;
+  for (const std::string metric :
+       {"cloudaware_aws_ec2_instances", "cloudaware_aws_s3_buckets"}) {
+    auto want = test_util::Series(first, metric);
+    EXPECT_FALSE(want.empty()) << metric;
+    EXPECT_EQ(test_util::Series(body, metric), want) << body;
+  }
+  auto ready = again.Get("/-/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_NE(p->err().find("restored stored results\" restored=2 queries=2"),
+            std::string::npos)
+      << p->err();
+
+  // The queries do run, and fail, once their 1 s interval has passed and the
+  // client gave up retrying; the stored series stay until stale_after.
+  for (int i = 0; i < 500 && p->err().find("query failed") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(p->err().find("query failed"), std::string::npos) << p->err();
+  auto later = again.Get("/metrics");
+  ASSERT_TRUE(later);
+  EXPECT_EQ(test_util::Series(later->body, "cloudaware_aws_s3_buckets"),
+            test_util::Series(first, "cloudaware_aws_s3_buckets"));
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0);
+}
+
+TEST_F(ExporterBinaryTest, AStoragePathThatCannotBeUsedStopsTheStart) {
+  StartSimulator();
+  WriteFile(dir_ / "c.yml", Config(kBucketQuery));
+  WriteFile(dir_ / "file", "x");
+  auto p =
+      Run({"--config.file=" + (dir_ / "c.yml").string(),
+           "--storage.path=" + (dir_ / "file/store").string(),
+           "--web.listen-address=127.0.0.1:" + std::to_string(FreePort())});
+  ASSERT_EQ(p->Wait(std::chrono::seconds(10)), 1) << p->err();
+  EXPECT_NE(p->err().find("level=error msg=\"cannot use storage path\" "
+                          "err=\"storage path " +
+                          (dir_ / "file/store").string() + ": "),
+            std::string::npos)
+      << p->err();
+
+  // --once neither reads nor writes the store.
+  auto once = Run({"--once", "--config.file=" + (dir_ / "c.yml").string(),
+                   "--storage.path=" + (dir_ / "unused").string()});
+  ASSERT_EQ(once->Wait(std::chrono::seconds(30)), 0) << once->err();
+  EXPECT_FALSE(fs::exists(dir_ / "unused"));
+}
 
 }  // namespace
