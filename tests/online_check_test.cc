@@ -77,14 +77,12 @@ class OnlineCheckTest : public ::testing::Test {
                        config.max_label_value_length, out_);
   }
 
-  // The decoded q= of every query request, in order.
+  // The SOQL of every query request, in order.
   std::vector<std::string> SentQueries() {
     std::vector<std::string> out;
     for (const json& e : sim_->RequestLog()) {
       if (e["endpoint"] != "query") continue;
-      std::string path = e["path"].get<std::string>();
-      out.push_back(
-          httplib::detail::decode_url(path.substr(path.find("?q=") + 3), true));
+      out.push_back(e["q"].get<std::string>());
     }
     return out;
   }
@@ -196,7 +194,7 @@ TEST_F(OnlineCheckTest, ReportsEachFailureByName) {
     soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY CA10__stateName__c
     metrics: [{name: m6, value: n, labels: [status]}]
   - name: value_not_a_number
-    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY CA10__stateName__c
+    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c WHERE CA10__stateName__c != null GROUP BY CA10__stateName__c
     metrics: [{name: m7, value: state}]
   - name: refused
     soql: SELECT CA10__stateName__c, COUNT(Id) n FROM CA10__CaAwsInstance__c
