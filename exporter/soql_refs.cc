@@ -162,6 +162,12 @@ class Parser {
       Take();
       Ident("VIEW, REFERENCE, UPDATE, TRACKING, VIEWSTAT or ROWS");
     }
+    if (refs_.aggregate) {
+      for (size_t i = 0; i < unnamed_functions_.size(); ++i) {
+        refs_.columns[unnamed_functions_[i]].names = {"expr" +
+                                                      std::to_string(i)};
+      }
+    }
     StripObjectAlias();
     return std::move(refs_);
   }
@@ -262,14 +268,15 @@ class Parser {
   }
 
   void SelectList() {
-    int unnamed_aggregates = 0;
     do {
       if (AtPunct("(")) {
         Fail(soql_, Peek().pos,
              "subqueries in the SELECT list are not supported by the check");
       }
-      if (AtWord("TYPEOF")) {
-        Fail(soql_, Peek().pos, "TYPEOF is not supported by the check");
+      if (AtWord("TYPEOF") ||
+          (AtWord("FIELDS") && tokens_[next_ + 1].text == "(")) {
+        Fail(soql_, Peek().pos,
+             std::string(Peek().text) + " is not supported by the check");
       }
       Expr e = Expression();
       std::string alias;
@@ -286,9 +293,11 @@ class Parser {
       SoqlColumn column;
       if (!alias.empty()) {
         column.names.push_back(alias);
-      } else if (e.aggregate) {
-        column.names.push_back("expr" + std::to_string(unnamed_aggregates++));
-      } else if (!e.path.empty()) {
+      } else if (e.function) {
+        // Named once GROUP BY has been read: exprN in an aggregate query.
+        unnamed_functions_.push_back(refs_.columns.size());
+      }
+      if (alias.empty() && !e.path.empty()) {
         column.names.push_back(e.path);
         if (Leaf(e.path) != e.path) column.names.emplace_back(Leaf(e.path));
       }
@@ -429,6 +438,7 @@ class Parser {
   SoqlRefs refs_;
   std::string object_alias_;
   std::vector<std::string> aliases_;
+  std::vector<size_t> unnamed_functions_;  // indexes into refs_.columns
 };
 
 }  // namespace

@@ -91,6 +91,19 @@ TEST(SoqlRefsTest, ReadsObjectFieldsAndColumns) {
        {"A__c*", "B__c*", "CreatedDate", "Id"},
        {"A__c", "B__c", "y", "expr0"},
        true},
+      // Every unnamed function of an aggregate query is an exprN; elsewhere
+      // a function's column is named after its field.
+      {"SELECT DAY_ONLY(CreatedDate), MAX(Size__c), COUNT(Id) c FROM X "
+       "GROUP BY DAY_ONLY(CreatedDate)",
+       "X",
+       {"CreatedDate", "Size__c", "Id"},
+       {"expr0", "expr1", "c"},
+       true},
+      {"SELECT toLabel(Status__c) FROM X",
+       "X",
+       {"Status__c"},
+       {"Status__c"},
+       false},
       {"SELECT A__c FROM X GROUP BY CUBE(A__c)",
        "X",
        {"A__c*"},
@@ -187,6 +200,7 @@ TEST(SoqlRefsTest, ClearErrorsForWhatItCannotRead) {
        "subqueries in the SELECT list are not supported"},
       {"SELECT TYPEOF What WHEN Account THEN Name END FROM Event",
        "TYPEOF is not supported"},
+      {"SELECT FIELDS(STANDARD) FROM X", "FIELDS is not supported"},
       {"SELECT Id FROM X WHERE A__c = LAST_N_DAYS:", "expected a number"},
   };
   for (const auto& [soql, want] : cases) {
