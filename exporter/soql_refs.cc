@@ -457,8 +457,16 @@ SoqlRefs ParseSoqlRefs(std::string_view soql) {
 std::string WithLimit(std::string_view soql, const SoqlRefs& refs,
                       int64_t limit) {
   std::string out(soql.substr(0, refs.limit_begin));
-  out += refs.has_limit ? std::to_string(limit)
-                        : " LIMIT " + std::to_string(limit);
+  if (refs.has_limit) {
+    out += std::to_string(limit);
+  } else {
+    out += " LIMIT " + std::to_string(limit);
+    // "...)FOR VIEW" must not become "... LIMIT 1FOR VIEW", one token.
+    if (refs.limit_end < soql.size() && soql[refs.limit_end] != ' ' &&
+        soql[refs.limit_end] != '\n') {
+      out += ' ';
+    }
+  }
   out += soql.substr(refs.limit_end);
   return out;
 }

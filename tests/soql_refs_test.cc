@@ -175,6 +175,8 @@ TEST(SoqlRefsTest, WithLimitReplacesOrAddsTheLimit) {
       {"SELECT COUNT() FROM X WHERE A__c = null",
        "SELECT COUNT() FROM X WHERE A__c = null LIMIT 1"},
       {"SELECT Id FROM X FOR VIEW", "SELECT Id FROM X LIMIT 1 FOR VIEW"},
+      {"SELECT Id FROM X WHERE A__c IN ('a')FOR VIEW",
+       "SELECT Id FROM X WHERE A__c IN ('a') LIMIT 1 FOR VIEW"},
   };
   for (const auto& [in, want] : cases) {
     EXPECT_EQ(WithLimit(in, ParseSoqlRefs(in), 1), want);
