@@ -265,7 +265,7 @@ std::string CheckQuery(size_t i, const QueryConfig& query,
   try {
     result = client.Query(WithLimit(query.soql, refs, 1));
   } catch (const CmdbError& e) {
-    return fail({where + ".soql: the API refused it (run with LIMIT 1): " +
+    return fail({where + ".soql: running it with LIMIT 1 failed: " +
                  OneLine(e.what())});
   }
   try {

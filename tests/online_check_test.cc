@@ -237,8 +237,8 @@ TEST_F(OnlineCheckTest, ReportsEachFailureByName) {
                            0),
             0u)
       << lines[7];
-  EXPECT_EQ(lines[8].rfind("FAIL refused: queries[8].soql: the API refused it "
-                           "(run with LIMIT 1): HTTP 400: ",
+  EXPECT_EQ(lines[8].rfind("FAIL refused: queries[8].soql: running it with "
+                           "LIMIT 1 failed: HTTP 400: ",
                            0),
             0u)
       << lines[8];
@@ -262,6 +262,31 @@ TEST_F(OnlineCheckTest, ReportsEachFailureByName) {
   EXPECT_EQ(described["Bogus__c"], 1);
   EXPECT_EQ(described["CA10__CaAwsInstance__c"], 1);
   EXPECT_EQ(described["CA10__CaAwsAccount__c"], 1);
+}
+
+TEST_F(OnlineCheckTest, AFailedDescribeFailsTheQueriesOfItsObjectOnly) {
+  sim_->AddFaults({{"endpoint", "describe"},
+                   {"type", "error"},
+                   {"status", 500},
+                   {"times", 1}});
+  ASSERT_FALSE(Check(Load(kGoodQueries)));
+  std::vector<std::string> lines = Lines(out_.str());
+  ASSERT_EQ(lines.size(), 5u) << out_.str();
+  EXPECT_EQ(lines[0].rfind("FAIL by_state: queries[0].soql: describe "
+                           "CA10__CaAwsInstance__c failed: HTTP 500: ",
+                           0),
+            0u)
+      << lines[0];
+  // The answer is kept for the run: not asked again for the next query.
+  EXPECT_EQ(lines[1].rfind("FAIL by_account: queries[1].soql: describe "
+                           "CA10__CaAwsInstance__c failed: ",
+                           0),
+            0u)
+      << lines[1];
+  EXPECT_EQ(lines[2].rfind("OK buckets: ", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[3].rfind("OK rows: ", 0), 0u) << lines[3];
+  EXPECT_EQ(Described()["CA10__CaAwsInstance__c"], 1);
+  EXPECT_EQ(SentQueries().size(), 2u);
 }
 
 TEST_F(OnlineCheckTest, BadCredentialsGiveTheTokenErrorAndItsHint) {
