@@ -460,6 +460,18 @@ QueryResult CmdbClient::Query(const std::string& soql) {
   return FollowPages(ReadPage(Call("query", path), metrics_));
 }
 
+nlohmann::json CmdbClient::Describe(const std::string& object) {
+  const std::string body =
+      Call("describe", "/services/data/v" + api_version_ + "/sobjects/" +
+                           UrlEncode(object) + "/describe");
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (!doc.is_object()) {
+    throw CmdbError("parse", "the describe response for " + object +
+                                 " is not a JSON object");
+  }
+  return doc;
+}
+
 QueryResult CmdbClient::FollowPages(QueryPage page) {
   QueryResult out;
   out.total_size = page.total_size;

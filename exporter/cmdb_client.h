@@ -143,6 +143,11 @@ class CmdbClient {
   // one by one, now and from then on; that is logged once and shown by
   // cloudaware_api_composite_fallback. Never throws CmdbError.
   std::vector<QueryOutcome> QueryBatch(const std::vector<std::string>& soqls);
+  // The sObject Describe resource of one object: its fields with type,
+  // groupable, referenceTo and relationshipName. Counted under endpoint
+  // "describe". Throws CmdbError: NOT_FOUND (404) for an unknown object,
+  // "parse" for an answer that is not a JSON object.
+  nlohmann::json Describe(const std::string& object);
   // The budget guard's interval multiplier, 1 when the budget is fine.
   double IntervalStretch();
   // True once the HTTP client was stopped: failures from then on are the

@@ -18,6 +18,7 @@
 #include "exporter/http_client.h"
 #include "exporter/landing_page.h"
 #include "exporter/log.h"
+#include "exporter/online_check.h"
 #include "exporter/poller.h"
 #include "exporter/result_store.h"
 #include "exporter/self_metrics.h"
@@ -33,6 +34,8 @@ Exports Cloudaware CMDB inventory counts as Prometheus metrics.
 
   --config.file=PATH              YAML config (default cloudaware_exporter.yml)
   --config.check                  validate the config, print problems, exit 0 or 1
+  --config.check.online           also check each query against the org: describe
+                                  its object and fields, run it with LIMIT 1
   --once                          run every query once, print the exposition, exit 1 if any failed
   --web.listen-address=HOST:PORT  where to serve (default :9866)
   --web.telemetry-path=PATH       metrics path (default /metrics)
@@ -50,6 +53,7 @@ Exports Cloudaware CMDB inventory counts as Prometheus metrics.
 struct Flags {
   std::string config_file = "cloudaware_exporter.yml";
   bool config_check = false;
+  bool config_check_online = false;
   bool once = false;
   std::string web_config_file;
   std::string storage_path;
@@ -68,6 +72,7 @@ Flags ParseFlags(int argc, char** argv) {
   Flags f;
   const std::map<std::string, bool*> switches = {
       {"--config.check", &f.config_check},
+      {"--config.check.online", &f.config_check_online},
       {"--once", &f.once},
       {"--web.enable-lifecycle", &f.web.enable_lifecycle},
       {"--version", &f.version}};
@@ -323,6 +328,8 @@ int Run(int argc, char** argv) {
     return 0;
   }
   ConfigureLogging(flags.log_level, flags.log_format);
+  // The online check starts with every check of the offline one.
+  flags.config_check = flags.config_check || flags.config_check_online;
 
   Config config;
   try {
@@ -357,6 +364,16 @@ int Run(int argc, char** argv) {
     std::cout << "\n";
     if (!flags.web_config_file.empty()) {
       std::cout << flags.web_config_file << ": OK\n";
+    }
+    if (flags.config_check_online) {
+      bool ok = true;
+      for (const OrgConfig& org : config.orgs) {
+        if (!org.name.empty()) std::cout << "org " << org.name << ":\n";
+        ok = CheckOnline(org.cloudaware, org.queries,
+                         config.max_label_value_length, std::cout) &&
+             ok;
+      }
+      return ok ? 0 : 1;
     }
     return 0;
   }

@@ -239,6 +239,11 @@ void TokenSource::Invalidate(const std::string& access_token) {
   }
 }
 
+std::string TokenSource::last_hint() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_hint_;
+}
+
 void TokenSource::Fail(const std::string& result, const std::string& message,
                        const std::string& hint) {
   metrics_.SetTokenValid(false);
@@ -251,6 +256,7 @@ void TokenSource::Fail(const std::string& result, const std::string& message,
           std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
           options_.max_backoff);
   last_error_ = message;
+  last_hint_ = hint;
   if (last_logged_ != result) {
     LogError("token request failed",
              {{"url", token_url_.Base() + "/services/oauth2/token"},

@@ -13,7 +13,7 @@ esac
 deploy/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 targets="config_fuzzer token_response_fuzzer rest_response_fuzzer samples_fuzzer
-  limit_info_fuzzer"
+  limit_info_fuzzer soql_refs_fuzzer"
 
 echo "== build"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -122,6 +122,58 @@ TEST_F(ExporterBinaryTest, ConfigCheckAcceptsTheShippedExample) {
   EXPECT_EQ(p->out().find("bin-secret-value"), std::string::npos);
 }
 
+TEST_F(ExporterBinaryTest, ConfigCheckOnlineExitsZeroOrOneNamingTheQuery) {
+  StartSimulator();
+  WriteFile(dir_ / "good.yml", Config(std::string(kStateQuery) + kBucketQuery));
+  auto good = Run({"--config.check.online",
+                   "--config.file=" + (dir_ / "good.yml").string()});
+  ASSERT_EQ(good->Wait(std::chrono::seconds(30)), 0)
+      << good->out() << good->err();
+  EXPECT_NE(good->out().find("OK ec2_by_state: "), std::string::npos)
+      << good->out();
+  EXPECT_NE(good->out().find("OK s3_buckets: "), std::string::npos);
+  EXPECT_NE(good->out().find(": 2 of 2 queries OK\n"), std::string::npos);
+
+  WriteFile(dir_ / "bad.yml",
+            Config(std::string(kStateQuery) + R"(  - name: broken
+    soql: SELECT COUNT() FROM Bogus__c
+    metrics:
+      - {name: cloudaware_broken}
+)"));
+  auto bad = Run({"--config.check.online",
+                  "--config.file=" + (dir_ / "bad.yml").string()});
+  ASSERT_EQ(bad->Wait(std::chrono::seconds(30)), 1) << bad->err();
+  EXPECT_NE(bad->out().find("FAIL broken: queries[1].soql: unknown object "
+                            "Bogus__c\n"),
+            std::string::npos)
+      << bad->out();
+  EXPECT_NE(bad->out().find("OK ec2_by_state: "), std::string::npos);
+  EXPECT_NE(bad->out().find(": 1 of 2 queries OK\n"), std::string::npos);
+
+  // A config the offline check refuses is refused the same way.
+  WriteFile(dir_ / "invalid.yml", Config("  - name: no_soql\n"));
+  auto invalid = Run({"--config.check.online",
+                      "--config.file=" + (dir_ / "invalid.yml").string()});
+  ASSERT_EQ(invalid->Wait(std::chrono::seconds(10)), 1);
+  EXPECT_EQ(invalid->err().rfind((dir_ / "invalid.yml").string() + ":", 0), 0u)
+      << invalid->err();
+  EXPECT_EQ(invalid->out(), "");
+
+  // A refused token: the error and its hint, no query checked.
+  WriteFile(dir_ / "secret", "not-the-secret\n");
+  auto refused = Run({"--config.check.online",
+                      "--config.file=" + (dir_ / "good.yml").string()});
+  ASSERT_EQ(refused->Wait(std::chrono::seconds(30)), 1);
+  EXPECT_NE(refused->out().find("FAIL token: "), std::string::npos)
+      << refused->out();
+  EXPECT_NE(refused->out().find("invalid_client"), std::string::npos);
+  for (const auto* p : {good.get(), bad.get(), refused.get()}) {
+    EXPECT_EQ(p->out().find("bin-secret-value"), std::string::npos);
+    EXPECT_EQ(p->err().find("bin-secret-value"), std::string::npos);
+    EXPECT_EQ(p->out().find("not-the-secret"), std::string::npos);
+  }
+}
+
 // Lines that vary from run to run: durations, timestamps, process figures,
 // and the API usage, which is whatever the last of the concurrent answers said.
 std::string Stable(const std::string& exposition) {

@@ -1436,7 +1436,9 @@ class Simulator::Impl {
          {"status", reply.reset ? 0 : reply.status},
          {"counted", reply.cost > 0},
          {"cost", reply.cost},
-         {"fault", reply.fault.empty() ? json() : json(reply.fault)}});
+         {"fault", reply.fault.empty() ? json() : json(reply.fault)},
+         // The SOQL of a query, decoded, so tests can read what was asked.
+         {"q", call.HasParam("q") ? json(call.Param("q")) : json()}});
   }
 
   // --- control API ---------------------------------------------------------

@@ -101,7 +101,8 @@ class Simulator {
   // reuse_tokens, aggregate_overflow, logins_per_hour, instance_url.
   void Configure(const nlohmann::json& settings);
   // Every API request so far, oldest first: seq, time_ms, method, path,
-  // host (the Host header), endpoint, status, counted, cost, fault.
+  // host (the Host header), endpoint, status, counted, cost, fault, and q
+  // (the SOQL of a query, else null).
   nlohmann::json RequestLog() const;
   void ClearRequestLog();
   // Counters: daily_used, daily_limit, logins, token_requests,

@@ -806,6 +806,8 @@ TEST_F(SimulatorTest, RequestLogRecordsKindsAndCosts) {
   EXPECT_EQ(log[2]["cost"], 1);
   EXPECT_EQ(log[2]["method"], "GET");
   EXPECT_EQ(log[2]["path"], "/services/data/v66.0/query");
+  EXPECT_EQ(log[2]["q"], "SELECT COUNT() FROM CA10__CaAwsInstance__c");
+  EXPECT_TRUE(log[1]["q"].is_null());
   EXPECT_EQ(log[3]["status"], 401);
   EXPECT_EQ(log[3]["counted"], false);
 }
