@@ -20,6 +20,7 @@
 #include "exporter/log.h"
 #include "exporter/poller.h"
 #include "exporter/self_metrics.h"
+#include "exporter/status_json.h"
 #include "exporter/token_source.h"
 #include "exporter/web.h"
 
@@ -221,17 +222,37 @@ class Exporter {
     h.ready = [this] {
       return ready_once_.load() || Current()->poller.ready();
     };
+    h.status = [this] { return Status().dump(2) + "\n"; };
     h.reload = [this] { return Reload(); };
     return h;
   }
 
  private:
+  // One entry per org; the single org of this config is named "".
+  nlohmann::ordered_json Status() {
+    std::shared_ptr<Pipeline> p = Current();
+    OrgStatus org{.name = "",
+                  .url = p->config.cloudaware.url,
+                  .token = p->tokens.Status(),
+                  .api = p->client.Budget(),
+                  .ready = ready_once_.load() || p->poller.ready(),
+                  .queries = p->poller.Status()};
+    return StatusJson({.version = CLOUDAWARE_VERSION,
+                       .revision = CLOUDAWARE_REVISION,
+                       .start_time = start_time_,
+                       .config_file = p->config.file,
+                       .config_yaml = RedactedYaml(p->config),
+                       .orgs = {std::move(org)}});
+  }
+
   std::shared_ptr<Pipeline> Current() {
     std::lock_guard<std::mutex> lock(mu_);
     return pipeline_;
   }
 
   const std::string config_file_;
+  const std::chrono::system_clock::time_point start_time_ =
+      std::chrono::system_clock::now();
   SelfMetrics metrics_;
   Collector collector_;
   std::mutex reload_mu_;  // one reload or stop at a time

@@ -1,7 +1,7 @@
-// The exporter's HTTP endpoints: the telemetry path, "/", /-/healthy,
-// /-/ready and POST /-/reload. It knows nothing about the CMDB: main wires
-// in the handlers. Served by cpp-httplib on its own thread pool; see the
-// README for why not civetweb. With a web config (--web.config.file) it
+// The exporter's HTTP endpoints: the telemetry path, "/", /status,
+// /-/healthy, /-/ready and POST /-/reload. It knows nothing about the CMDB:
+// main wires in the handlers. Served by cpp-httplib on its own thread pool; see
+// the README for why not civetweb. With a web config (--web.config.file) it
 // serves HTTPS and asks for basic auth on every path.
 #ifndef CLOUDAWARE_EXPORTER_WEB_H_
 #define CLOUDAWARE_EXPORTER_WEB_H_
@@ -38,6 +38,8 @@ struct WebHandlers {
       metrics;
   // The landing page's HTML.
   std::function<std::string()> landing_page;
+  // The JSON of /status. Unset: /status is not found.
+  std::function<std::string()> status;
   std::function<bool()> ready;
   // Reloads the config; returns an error message, or "" on success.
   std::function<std::string()> reload;
