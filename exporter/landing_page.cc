@@ -1,5 +1,6 @@
 #include "exporter/landing_page.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
