@@ -763,6 +763,13 @@ TEST_F(ExporterIntegrationTest, RequestLimitExceededPausesCallsForACycle) {
   sim_->ClearRequestLog();
   EXPECT_FALSE(poller_->PollOnce());
   EXPECT_EQ(sim_->RequestLog().size(), 0u);
+  // /status tells until when.
+  std::optional<std::chrono::system_clock::time_point> paused_until =
+      client_->Budget().paused_until;
+  ASSERT_TRUE(paused_until.has_value());
+  EXPECT_GT(*paused_until, std::chrono::system_clock::now());
+  EXPECT_LE(*paused_until,
+            std::chrono::system_clock::now() + client_options_.limit_pause);
 
   sim_->ClearFaults();
   sim_->Configure({{"daily_used", 0}});
@@ -772,6 +779,7 @@ TEST_F(ExporterIntegrationTest, RequestLimitExceededPausesCallsForACycle) {
     recovered = poller_->PollOnce();
   }
   EXPECT_TRUE(recovered) << log_.str();
+  EXPECT_FALSE(client_->Budget().paused_until.has_value());
 }
 
 TEST_F(ExporterIntegrationTest, TokenRequestsAreCappedPerMinute) {
@@ -796,6 +804,15 @@ TEST_F(ExporterIntegrationTest, TokenRequestsAreCappedPerMinute) {
   EXPECT_NE(poller_->Status()[0].last_error.find("limited to 3 a minute"),
             std::string::npos)
       << poller_->Status()[0].last_error;
+  // /status shows the cap as a backoff lasting until the oldest of the three
+  // requests is a minute old.
+  const TokenStatus token = tokens_->Status();
+  EXPECT_EQ(token.requests, 3u);
+  EXPECT_FALSE(token.held);
+  ASSERT_TRUE(token.backoff_until.has_value());
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_GT(*token.backoff_until, now + std::chrono::seconds(30));
+  EXPECT_LE(*token.backoff_until, now + std::chrono::minutes(1));
 }
 
 TEST_F(ExporterIntegrationTest, DropsSeriesBeyondMaxSeriesAndCountsThem) {
@@ -941,6 +958,7 @@ TEST_F(ExporterIntegrationTest, RefusedCompositeFallsBackToSingleQueries) {
   EXPECT_NE(log_.str().find("NOT_FOUND"), std::string::npos);
   const std::string self = metrics_.Render();
   EXPECT_EQ(Series(self, "cloudaware_api_composite_fallback")[""], 1);
+  EXPECT_TRUE(client_->Budget().composite_refused);
   EXPECT_EQ(Series(self, "cloudaware_up")[""], 1);
   for (const auto& [labels, value] : Series(self, "cloudaware_query_success"))
     EXPECT_EQ(value, 1) << labels;
@@ -976,6 +994,7 @@ TEST_F(ExporterIntegrationTest, BudgetGuardStretchesIntervalsAndSaysSo) {
   // The 3 calls leave 49, 48 then 47 of 1000: 2.04 to 2.13.
   EXPECT_GE(stretch, 2.0);
   EXPECT_LT(stretch, 2.2);
+  EXPECT_EQ(client_->Budget().interval_stretch, stretch) << "as /status shows";
   EXPECT_EQ(Logged("stretching query intervals"), 1u) << log_.str();
   ASSERT_TRUE(poller_->PollOnce());
   EXPECT_EQ(Logged("stretching query intervals"), 1u) << "logged once";
