@@ -1,7 +1,7 @@
-// The exporter's HTTP endpoints: the telemetry path, "/", /status,
-// /-/healthy, /-/ready and POST /-/reload. It knows nothing about the CMDB:
-// main wires in the handlers. Served by cpp-httplib on its own thread pool; see
-// the README for why not civetweb. With a web config (--web.config.file) it
+// The exporter's HTTP endpoints: the telemetry path, "/", /-/healthy,
+// /-/ready and POST /-/reload. It knows nothing about the CMDB: main wires
+// in the handlers. Served by cpp-httplib on its own thread pool; see the
+// README for why not civetweb. With a web config (--web.config.file) it
 // serves HTTPS and asks for basic auth on every path.
 #ifndef CLOUDAWARE_EXPORTER_WEB_H_
 #define CLOUDAWARE_EXPORTER_WEB_H_
