@@ -547,6 +547,26 @@ TEST_F(ExporterIntegrationTest, StatusShowsQueriesTokenAndBudgetNoSecrets) {
   }
 }
 
+// The pages read the poller's, the token source's and the client's state
+// while the poller's threads change it (run under TSan in CI).
+TEST_F(ExporterIntegrationTest, StatusIsReadWhileThePollerRuns) {
+  Build(kInventoryQueries);
+  StatusPages pages(config_, *poller_, *tokens_, *client_);
+  poller_->Start();
+  bool all_ran = false;
+  for (int i = 0; i < 200 && !all_ran; ++i) {
+    json status = json::parse(pages.Get("/status"), nullptr, false);
+    ASSERT_TRUE(status.is_object());
+    EXPECT_FALSE(pages.Get("/").empty());
+    all_ran = true;
+    for (const json& q : status["orgs"][0]["queries"]) {
+      all_ran = all_ran && q["last_success"].is_string();
+    }
+    if (!all_ran) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(all_ran) << log_.str();
+}
+
 // A query the API refuses with INVALID_FIELD.
 const char kBrokenQuery[] = R"(
   - name: broken
