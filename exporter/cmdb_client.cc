@@ -586,6 +586,25 @@ double CmdbClient::IntervalStretch() {
   return stretch_;
 }
 
+ApiBudget CmdbClient::Budget() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ApiBudget budget;
+  if (usage_) {
+    budget.daily_used = usage_->first;
+    budget.daily_limit = usage_->second;
+  }
+  budget.interval_stretch = stretch_;
+  budget.composite_refused = composite_refused_;
+  const auto now = Clock::now();
+  if (paused_until_ > now) {
+    budget.paused_until =
+        std::chrono::system_clock::now() +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            paused_until_ - now);
+  }
+  return budget;
+}
+
 void CmdbClient::UpdateBudget(int64_t used, int64_t limit) {
   const double stretch =
       BudgetStretch(used, limit, budget_min_remaining_, budget_max_stretch_);
@@ -593,6 +612,7 @@ void CmdbClient::UpdateBudget(int64_t used, int64_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
   const bool was = stretch_ > 1, is = stretch > 1;
   stretch_ = stretch;
+  usage_.emplace(used, limit);
   if (was == is) return;
   const std::string usage = std::to_string(used) + "/" + std::to_string(limit);
   if (is) {

@@ -114,6 +114,18 @@ struct QueryOutcome {
 double BudgetStretch(int64_t used, int64_t limit, double min_remaining,
                      double max_stretch);
 
+// A snapshot of the API allocation and the client's reactions to it, for
+// /status.
+struct ApiBudget {
+  // From the last Sforce-Limit-Info header; unset before the first answer.
+  std::optional<int64_t> daily_used;
+  std::optional<int64_t> daily_limit;
+  double interval_stretch = 1;  // the budget guard's multiplier
+  bool composite_refused = false;
+  // Set while calls are paused after REQUEST_LIMIT_EXCEEDED.
+  std::optional<std::chrono::system_clock::time_point> paused_until;
+};
+
 class CmdbClient {
  public:
   struct Options {
@@ -150,6 +162,8 @@ class CmdbClient {
   nlohmann::json Describe(const std::string& object);
   // The budget guard's interval multiplier, 1 when the budget is fine.
   double IntervalStretch();
+  // Thread-safe.
+  ApiBudget Budget();
   // True once the HTTP client was stopped: failures from then on are the
   // shutdown's, not the API's.
   bool stopping();
@@ -179,6 +193,7 @@ class CmdbClient {
   std::chrono::steady_clock::time_point paused_until_{};  // guarded by mu_
   bool composite_refused_ = false;                        // guarded by mu_
   double stretch_ = 1;                                    // guarded by mu_
+  std::optional<std::pair<int64_t, int64_t>> usage_;      // guarded by mu_
 };
 
 }  // namespace cloudaware_exporter

@@ -22,6 +22,7 @@
 #include "exporter/poller.h"
 #include "exporter/result_store.h"
 #include "exporter/self_metrics.h"
+#include "exporter/status_json.h"
 #include "exporter/token_source.h"
 #include "exporter/web.h"
 
@@ -234,6 +235,7 @@ class Exporter {
       }
       return true;
     };
+    h.status = [this] { return Status().dump(2) + "\n"; };
     h.reload = [this] { return Reload(); };
     return h;
   }
@@ -245,6 +247,32 @@ class Exporter {
   }
 
  private:
+  // One entry per org; a single-org config's is named "".
+  nlohmann::ordered_json Status() {
+    std::shared_ptr<const Config> config;
+    std::vector<std::shared_ptr<Pipeline>> pipelines;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      config = config_;
+      pipelines = pipelines_;
+    }
+    ExporterStatus status{.version = CLOUDAWARE_VERSION,
+                          .revision = CLOUDAWARE_REVISION,
+                          .start_time = start_time_,
+                          .config_file = config->file,
+                          .config_yaml = RedactedYaml(*config),
+                          .orgs = {}};
+    for (const auto& p : pipelines) {
+      status.orgs.push_back({.name = p->org.name,
+                             .url = p->org.cloudaware.url,
+                             .token = p->tokens.Status(),
+                             .api = p->client.Budget(),
+                             .ready = ready_once_.load() || p->poller.ready(),
+                             .queries = p->poller.Status()});
+    }
+    return StatusJson(status);
+  }
+
   // Builds the pipelines of a config, with each org's self metrics: kept
   // from before for an org that stays, so counters carry on, and dropped for
   // an org that left. The old pipelines must be stopped.
@@ -288,6 +316,7 @@ class Exporter {
     std::lock_guard<std::mutex> lock(mu_);
     pipelines_ = std::move(pipelines);
     metrics_ = std::move(metrics);
+    config_ = std::make_shared<const Config>(std::move(config));
   }
 
   std::vector<std::shared_ptr<Pipeline>> Pipelines() {
@@ -309,9 +338,12 @@ class Exporter {
 
   const std::string config_file_;
   ResultStore* const store_;
+  const std::chrono::system_clock::time_point start_time_ =
+      std::chrono::system_clock::now();
   Collector collector_;
   std::mutex reload_mu_;  // one reload or stop at a time
-  std::mutex mu_;         // guards pipelines_ and metrics_
+  std::mutex mu_;         // guards config_, pipelines_ and metrics_
+  std::shared_ptr<const Config> config_;
   std::vector<std::shared_ptr<Pipeline>> pipelines_;
   // By org name; shared with scrapes that are rendering them.
   std::map<std::string, std::shared_ptr<SelfMetrics>> metrics_;

@@ -183,6 +183,7 @@ TokenSource::Token TokenSource::Get() {
   }
   rate_limited_ = false;
   recent_requests_.push_back(now);
+  ++requests_;
   fetching_ = true;
   Secret secret = secret_;
   lock.unlock();
@@ -208,6 +209,7 @@ TokenSource::Token TokenSource::Get() {
   }
   token_ = *token;
   obtained_at_ = Clock::now();
+  obtained_wall_ = std::chrono::system_clock::now();
   Redact(token_->access_token);
   failures_ = 0;
   retry_at_ = {};
@@ -242,6 +244,32 @@ void TokenSource::Invalidate(const std::string& access_token) {
 std::string TokenSource::last_hint() {
   std::lock_guard<std::mutex> lock(mu_);
   return last_hint_;
+TokenStatus TokenSource::Status() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = Clock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  TokenStatus status;
+  status.held = token_.has_value();
+  status.obtained = obtained_wall_;
+  status.last_failure = last_failure_;
+  if (last_failure_) status.last_failure_time = last_failure_wall_;
+  status.requests = requests_;
+  if (!token_) {
+    Clock::time_point until = retry_at_;
+    const size_t cap = static_cast<size_t>(options_.max_requests_per_minute);
+    // The oldest request that still counts against the cap.
+    if (recent_requests_.size() >= cap && cap > 0) {
+      until = std::max(until, recent_requests_[recent_requests_.size() - cap] +
+                                  std::chrono::minutes(1));
+    }
+    if (until > now) {
+      status.backoff_until =
+          wall_now +
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              until - now);
+    }
+  }
+  return status;
 }
 
 void TokenSource::Fail(const std::string& result, const std::string& message,
@@ -257,6 +285,8 @@ void TokenSource::Fail(const std::string& result, const std::string& message,
           options_.max_backoff);
   last_error_ = message;
   last_hint_ = hint;
+  last_failure_ = TokenFailure{result, message, hint};
+  last_failure_wall_ = std::chrono::system_clock::now();
   if (last_logged_ != result) {
     LogError("token request failed",
              {{"url", token_url_.Base() + "/services/oauth2/token"},

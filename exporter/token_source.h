@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -34,6 +35,19 @@ struct TokenFailure {
   std::string result;
   std::string message;
   std::string hint;
+};
+
+// A snapshot of the token's state for /status: never the token itself.
+struct TokenStatus {
+  using WallTime = std::chrono::system_clock::time_point;
+  bool held = false;
+  std::optional<WallTime> obtained;  // when a token was last obtained
+  std::optional<TokenFailure> last_failure;
+  std::optional<WallTime> last_failure_time;
+  // Set while no token request would be sent: the backoff after a failure,
+  // or the cap on requests per minute.
+  std::optional<WallTime> backoff_until;
+  uint64_t requests = 0;  // token requests sent since start or reload
 };
 
 class TokenSource {
@@ -68,6 +82,8 @@ class TokenSource {
   // What to do about the last failure, as logged with it; empty when there
   // is nothing specific to say.
   std::string last_hint();
+  // Thread-safe; never waits for a token request in flight.
+  TokenStatus Status();
 
  private:
   // When client_secret_file has changed since it was last read, takes the
@@ -94,6 +110,10 @@ class TokenSource {
   int failures_ = 0;
   std::chrono::steady_clock::time_point retry_at_{};
   std::chrono::steady_clock::time_point obtained_at_{};
+  std::optional<std::chrono::system_clock::time_point> obtained_wall_;
+  std::optional<TokenFailure> last_failure_;
+  std::chrono::system_clock::time_point last_failure_wall_{};
+  uint64_t requests_ = 0;
   std::deque<std::chrono::steady_clock::time_point> recent_requests_;
   bool rate_limited_ = false;  // logged once per episode
   bool secret_file_unreadable_ = false;

@@ -25,6 +25,7 @@ constexpr char kMetricsContentType[] =
     "text/plain; version=0.0.4; charset=utf-8";
 constexpr char kTextContentType[] = "text/plain; charset=utf-8";
 constexpr char kHtmlContentType[] = "text/html; charset=utf-8";
+constexpr char kJsonContentType[] = "application/json";
 
 // Scrapes, probes and the odd browser: a handful of clients at once.
 constexpr size_t kWorkers = 8;
@@ -356,6 +357,12 @@ class WebServer::Impl {
       if (!IsGet(req)) return MethodNotAllowed(res, "GET, HEAD");
       res.status = 200;
       res.set_content(handlers_.landing_page(), kHtmlContentType);
+      return;
+    }
+    if (path == "/status" && handlers_.status) {
+      if (!IsGet(req)) return MethodNotAllowed(res, "GET, HEAD");
+      res.status = 200;
+      res.set_content(handlers_.status(), kJsonContentType);
       return;
     }
     if (path == "/-/healthy") {

@@ -38,6 +38,8 @@ struct WebHandlers {
       metrics;
   // The landing page's HTML.
   std::function<std::string()> landing_page;
+  // The JSON of /status. Unset: /status is not found.
+  std::function<std::string()> status;
   std::function<bool()> ready;
   // Reloads the config; returns an error message, or "" on success.
   std::function<std::string()> reload;

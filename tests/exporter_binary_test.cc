@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -335,6 +336,21 @@ TEST_F(ExporterBinaryTest, LifecycleReloadAndVersion) {
   EXPECT_NE(page->body.find("<td>ec2_by_state</td>"), std::string::npos)
       << page->body;
   EXPECT_NE(page->body.find(">ok<"), std::string::npos) << page->body;
+  // /status reads the same pipeline; the secret file shows by its path only.
+  auto status = c.Get("/status");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->status, 200);
+  EXPECT_EQ(status->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(status->body.find("bin-secret-value"), std::string::npos);
+  nlohmann::json j = nlohmann::json::parse(status->body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << status->body;
+  EXPECT_EQ(j["config"]["file"], (dir_ / "c.yml").string());
+  ASSERT_EQ(j["orgs"].size(), 1u) << status->body;
+  EXPECT_EQ(j["orgs"][0]["ready"], true);
+  EXPECT_EQ(j["orgs"][0]["token"]["held"], true);
+  EXPECT_TRUE(j["orgs"][0]["api"]["daily_limit"].is_number());
+  ASSERT_EQ(j["orgs"][0]["queries"].size(), 1u);
+  EXPECT_EQ(j["orgs"][0]["queries"][0]["name"], "ec2_by_state");
   WriteFile(dir_ / "c.yml", "queries: []\n");
   auto res = c.Post("/-/reload", "", "text/plain");
   ASSERT_TRUE(res);
@@ -344,6 +360,12 @@ TEST_F(ExporterBinaryTest, LifecycleReloadAndVersion) {
   res = c.Post("/-/reload", "", "text/plain");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
+  status = c.Get("/status");
+  ASSERT_TRUE(status);
+  j = nlohmann::json::parse(status->body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << status->body;
+  EXPECT_EQ(j["orgs"][0]["queries"][0]["name"], "s3_buckets")
+      << "the reloaded config's queries";
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0);
 

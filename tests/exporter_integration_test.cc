@@ -17,10 +17,12 @@
 #include "exporter/collector.h"
 #include "exporter/config.h"
 #include "exporter/http_client.h"
+#include "exporter/landing_page.h"
 #include "exporter/log.h"
 #include "exporter/poller.h"
 #include "exporter/result_store.h"
 #include "exporter/self_metrics.h"
+#include "exporter/status_json.h"
 #include "exporter/token_source.h"
 #include "exporter/web.h"
 #include "exposition_util.h"
@@ -384,6 +386,190 @@ TEST_F(ExporterIntegrationTest, ScrapesCostNoApiCallsAndNeverWait) {
   web.Stop();
 }
 
+// /status and the landing page, served from the real poller, token source
+// and client as main wires them.
+class StatusPages {
+ public:
+  StatusPages(const Config& config, Poller& poller, TokenSource& tokens,
+              CmdbClient& client) {
+    WebOptions options;
+    options.listen_address = "127.0.0.1:0";
+    WebHandlers handlers;
+    handlers.metrics = [](bool) {
+      return std::vector<std::shared_ptr<const std::string>>{};
+    };
+    handlers.landing_page = [&poller] {
+      return RenderLandingPage("test", "/metrics", poller.Status());
+    };
+    handlers.status = [&] {
+      OrgStatus org{.name = "",
+                    .url = config.orgs[0].cloudaware.url,
+                    .token = tokens.Status(),
+                    .api = client.Budget(),
+                    .ready = poller.ready(),
+                    .queries = poller.Status()};
+      return StatusJson({.version = "test",
+                         .revision = "r",
+                         .start_time = std::chrono::system_clock::now(),
+                         .config_file = config.file,
+                         .config_yaml = RedactedYaml(config),
+                         .orgs = {std::move(org)}})
+          .dump(2);
+    };
+    handlers.ready = [&poller] { return poller.ready(); };
+    handlers.reload = [] { return std::string(); };
+    web_ = std::make_unique<WebServer>(options, handlers);
+    web_->Start();
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", web_->port());
+  }
+
+  std::string Get(const std::string& path) {
+    auto res = client_->Get(path);
+    if (!res || res->status != 200) {
+      ADD_FAILURE() << "GET " << path << " failed";
+      return "";
+    }
+    return res->body;
+  }
+
+ private:
+  std::unique_ptr<WebServer> web_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ExporterIntegrationTest, StatusShowsQueriesTokenAndBudgetNoSecrets) {
+  sim_->Configure({{"daily_limit", 5000}, {"daily_used", 120}});
+  Build(kInventoryQueries);
+  StatusPages pages(config_, *poller_, *tokens_, *client_);
+  json before = json::parse(pages.Get("/status"));
+  json org = before["orgs"][0];
+  EXPECT_EQ(org["token"]["held"], false);
+  EXPECT_TRUE(org["token"]["obtained"].is_null());
+  EXPECT_TRUE(org["api"]["daily_used"].is_null()) << "nothing before an answer";
+  for (const json& q : org["queries"]) EXPECT_TRUE(q["last_run"].is_null());
+
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  // The cycle's queries run at once and their answers may be read in any
+  // order; one more call makes the last usage the API reported certain.
+  client_->Query("SELECT COUNT() FROM CA10__CaAwsInstance__c");
+  const std::string access_token = tokens_->Get().access_token;
+  ASSERT_FALSE(access_token.empty());
+
+  const std::string body = pages.Get("/status");
+  json status = json::parse(body);
+  org = status["orgs"][0];
+  EXPECT_EQ(org["name"], "");
+  EXPECT_EQ(org["url"], config_.orgs[0].cloudaware.url);
+  EXPECT_EQ(org["ready"], true);
+  EXPECT_EQ(status["config"]["file"], "it.yml");
+  EXPECT_NE(status["config"]["yaml"].get<std::string>().find(
+                "client_secret: <secret>"),
+            std::string::npos);
+
+  const std::string exposition = Joined(collector_);
+  const std::map<std::string, std::string> metric_of = {
+      {"ec2_by_state", "cloudaware_aws_ec2_instances"},
+      {"ec2_by_account", "cloudaware_aws_ec2_instances_by_account"},
+      {"gce_total", "cloudaware_gcp_gce_instances_total_live"}};
+  ASSERT_EQ(org["queries"].size(), metric_of.size());
+  for (const json& q : org["queries"]) {
+    const std::string name = q["name"];
+    ASSERT_TRUE(metric_of.count(name)) << name;
+    const size_t series = Series(exposition, metric_of.at(name)).size();
+    EXPECT_GT(series, 0u) << name;
+    EXPECT_EQ(q["series"], series) << name;
+    // Grouped queries have a row per series; COUNT() has only totalSize.
+    EXPECT_EQ(q["rows"], name == "gce_total" ? 0 : series) << name;
+    EXPECT_EQ(q["success"], true) << name;
+    EXPECT_EQ(q["last_error"], "") << name;
+    EXPECT_TRUE(q["last_run"].is_string()) << name;
+    EXPECT_TRUE(q["last_success"].is_string()) << name;
+    EXPECT_TRUE(q["duration_seconds"].is_number()) << name;
+    EXPECT_EQ(q["interval_seconds"], 5) << name;
+  }
+
+  json token = org["token"];
+  EXPECT_EQ(token["held"], true);
+  EXPECT_TRUE(token["obtained"].is_string());
+  EXPECT_EQ(token["requests"], 1);
+  EXPECT_TRUE(token["last_failure"].is_null());
+  EXPECT_EQ(token["backoff"], false);
+
+  json api = org["api"];
+  json stats = sim_->Stats();
+  EXPECT_EQ(api["daily_limit"], 5000);
+  EXPECT_EQ(api["daily_used"], stats["daily_used"]);
+  EXPECT_GE(api["daily_used"].get<int>(), 124) << "120 and four calls";
+  EXPECT_EQ(api["paused"], false);
+  EXPECT_EQ(api["composite_refused"], false);
+
+  std::string landing = pages.Get("/");
+  for (const std::string& page : {body, landing}) {
+    EXPECT_EQ(page.find("it-secret-value"), std::string::npos) << page;
+    EXPECT_EQ(page.find(access_token), std::string::npos) << page;
+  }
+
+  // The org now refuses the exporter's secret. A token refused moments
+  // after its issue counts as a refusal by itself; let this one age first.
+  std::this_thread::sleep_for(token_options_.min_backoff +
+                              std::chrono::milliseconds(100));
+  sim_->Configure({{"client_secret", "a-rotated-secret"}});
+  sim_->ExpireAllTokens();
+  EXPECT_FALSE(poller_->PollOnce());
+
+  const std::string failed_body = pages.Get("/status");
+  status = json::parse(failed_body);
+  token = status["orgs"][0]["token"];
+  EXPECT_EQ(token["held"], false);
+  EXPECT_TRUE(token["obtained"].is_string()) << "the last token's time stays";
+  EXPECT_EQ(token["requests"], 2);
+  ASSERT_TRUE(token["last_failure"].is_object()) << failed_body;
+  EXPECT_EQ(token["last_failure"]["result"], "invalid_client");
+  EXPECT_NE(token["last_failure"]["message"].get<std::string>().find(
+                "invalid_client"),
+            std::string::npos);
+  EXPECT_NE(token["last_failure"]["hint"].get<std::string>().find(
+                "the client secret is wrong"),
+            std::string::npos);
+  EXPECT_TRUE(token["last_failure"]["time"].is_string());
+  EXPECT_EQ(token["backoff"], true);
+  EXPECT_TRUE(token["backoff_until"].is_string());
+  for (const json& q : status["orgs"][0]["queries"]) {
+    EXPECT_EQ(q["success"], false) << q["name"];
+    EXPECT_EQ(q["last_error"].get<std::string>().rfind("auth: ", 0), 0u)
+        << q["last_error"];
+    EXPECT_TRUE(q["last_success"].is_string()) << q["name"];
+  }
+
+  landing = pages.Get("/");
+  EXPECT_NE(landing.find("failed"), std::string::npos);
+  for (const std::string& page : {failed_body, landing}) {
+    EXPECT_EQ(page.find("it-secret-value"), std::string::npos) << page;
+    EXPECT_EQ(page.find("a-rotated-secret"), std::string::npos) << page;
+    EXPECT_EQ(page.find(access_token), std::string::npos) << page;
+  }
+}
+
+// The pages read the poller's, the token source's and the client's state
+// while the poller's threads change it (run under TSan in CI).
+TEST_F(ExporterIntegrationTest, StatusIsReadWhileThePollerRuns) {
+  Build(kInventoryQueries);
+  StatusPages pages(config_, *poller_, *tokens_, *client_);
+  poller_->Start();
+  bool all_ran = false;
+  for (int i = 0; i < 200 && !all_ran; ++i) {
+    json status = json::parse(pages.Get("/status"), nullptr, false);
+    ASSERT_TRUE(status.is_object());
+    EXPECT_FALSE(pages.Get("/").empty());
+    all_ran = true;
+    for (const json& q : status["orgs"][0]["queries"]) {
+      all_ran = all_ran && q["last_success"].is_string();
+    }
+    if (!all_ran) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(all_ran) << log_.str();
+}
+
 // A query the API refuses with INVALID_FIELD.
 const char kBrokenQuery[] = R"(
   - name: broken
@@ -600,6 +786,13 @@ TEST_F(ExporterIntegrationTest, RequestLimitExceededPausesCallsForACycle) {
   sim_->ClearRequestLog();
   EXPECT_FALSE(poller_->PollOnce());
   EXPECT_EQ(sim_->RequestLog().size(), 0u);
+  // /status tells until when.
+  std::optional<std::chrono::system_clock::time_point> paused_until =
+      client_->Budget().paused_until;
+  ASSERT_TRUE(paused_until.has_value());
+  EXPECT_GT(*paused_until, std::chrono::system_clock::now());
+  EXPECT_LE(*paused_until,
+            std::chrono::system_clock::now() + client_options_.limit_pause);
 
   sim_->ClearFaults();
   sim_->Configure({{"daily_used", 0}});
@@ -609,6 +802,7 @@ TEST_F(ExporterIntegrationTest, RequestLimitExceededPausesCallsForACycle) {
     recovered = poller_->PollOnce();
   }
   EXPECT_TRUE(recovered) << log_.str();
+  EXPECT_FALSE(client_->Budget().paused_until.has_value());
 }
 
 TEST_F(ExporterIntegrationTest, TokenRequestsAreCappedPerMinute) {
@@ -633,6 +827,15 @@ TEST_F(ExporterIntegrationTest, TokenRequestsAreCappedPerMinute) {
   EXPECT_NE(poller_->Status()[0].last_error.find("limited to 3 a minute"),
             std::string::npos)
       << poller_->Status()[0].last_error;
+  // /status shows the cap as a backoff lasting until the oldest of the three
+  // requests is a minute old.
+  const TokenStatus token = tokens_->Status();
+  EXPECT_EQ(token.requests, 3u);
+  EXPECT_FALSE(token.held);
+  ASSERT_TRUE(token.backoff_until.has_value());
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_GT(*token.backoff_until, now + std::chrono::seconds(30));
+  EXPECT_LE(*token.backoff_until, now + std::chrono::minutes(1));
 }
 
 TEST_F(ExporterIntegrationTest, DropsSeriesBeyondMaxSeriesAndCountsThem) {
@@ -866,6 +1069,7 @@ TEST_F(ExporterIntegrationTest, RefusedCompositeFallsBackToSingleQueries) {
   EXPECT_NE(log_.str().find("NOT_FOUND"), std::string::npos);
   const std::string self = metrics_.Render();
   EXPECT_EQ(Series(self, "cloudaware_api_composite_fallback")[""], 1);
+  EXPECT_TRUE(client_->Budget().composite_refused);
   EXPECT_EQ(Series(self, "cloudaware_up")[""], 1);
   for (const auto& [labels, value] : Series(self, "cloudaware_query_success"))
     EXPECT_EQ(value, 1) << labels;
@@ -901,6 +1105,7 @@ TEST_F(ExporterIntegrationTest, BudgetGuardStretchesIntervalsAndSaysSo) {
   // The 3 calls leave 49, 48 then 47 of 1000: 2.04 to 2.13.
   EXPECT_GE(stretch, 2.0);
   EXPECT_LT(stretch, 2.2);
+  EXPECT_EQ(client_->Budget().interval_stretch, stretch) << "as /status shows";
   EXPECT_EQ(Logged("stretching query intervals"), 1u) << log_.str();
   ASSERT_TRUE(poller_->PollOnce());
   EXPECT_EQ(Logged("stretching query intervals"), 1u) << "logged once";

@@ -61,6 +61,10 @@ struct TestServer {
           Deflate(Concatenated(), /*final=*/true, 6))});
     };
     handlers.landing_page = [] { return std::string("<html>landing</html>"); };
+    handlers.status = [this] {
+      ++status_calls;
+      return std::string("{\"version\":\"1\"}\n");
+    };
     handlers.ready = [this] { return ready.load(); };
     handlers.reload = [this] {
       ++reloads;
@@ -75,6 +79,7 @@ struct TestServer {
 
   std::atomic<bool> ready{false};
   std::atomic<int> reloads{0};
+  std::atomic<int> status_calls{0};
   std::mutex mu;
   std::string reload_error;  // guarded by mu
   std::unique_ptr<WebServer> server;
@@ -173,6 +178,40 @@ TEST(WebTest, LandingPage) {
   EXPECT_EQ(res->body, "<html>landing</html>");
   EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
   EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff");
+}
+
+TEST(WebTest, StatusIsJson) {
+  TestServer t;
+  auto res = t.client->Get("/status");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "{\"version\":\"1\"}\n");
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(t.status_calls, 1);
+
+  res = t.client->Head("/status");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "");
+
+  res = t.client->Post("/status");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->get_header_value("Allow"), "GET, HEAD");
+  EXPECT_EQ(t.status_calls, 2) << "only GET and HEAD build the status";
+}
+
+TEST(WebTest, StatusWithoutAHandlerIsNotFound) {
+  WebOptions options;
+  options.listen_address = "127.0.0.1:0";
+  WebHandlers handlers;
+  handlers.landing_page = [] { return std::string(); };
+  WebServer server(options, handlers);
+  server.Start();
+  httplib::Client client("127.0.0.1", server.port());
+  auto res = client.Get("/status");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
 }
 
 TEST(WebTest, HealthyAndReady) {
@@ -565,15 +604,18 @@ TEST_F(WebAuthTest, EveryEndpointNeedsCredentials) {
   TestServer t(std::move(options));
   t.ready = true;
   for (const char* path :
-       {"/metrics", "/", "/-/healthy", "/-/ready", "/nope"}) {
+       {"/metrics", "/", "/status", "/-/healthy", "/-/ready", "/nope"}) {
     ExpectUnauthorized(t.client->Get(path), path);
   }
   ExpectUnauthorized(t.client->Post("/-/reload"), "POST /-/reload");
   ExpectUnauthorized(t.client->Post("/metrics"), "POST /metrics");
+  ExpectUnauthorized(t.client->Post("/status"), "POST /status");
   EXPECT_EQ(t.reloads, 0);
+  EXPECT_EQ(t.status_calls, 0);
 
   t.client->set_basic_auth("alice", "alice-pw");
-  for (const char* path : {"/metrics", "/", "/-/healthy", "/-/ready"}) {
+  for (const char* path :
+       {"/metrics", "/", "/status", "/-/healthy", "/-/ready"}) {
     auto res = t.client->Get(path);
     ASSERT_TRUE(res) << path;
     EXPECT_EQ(res->status, 200) << path;
