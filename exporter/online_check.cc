@@ -300,8 +300,10 @@ bool CheckOnline(const CloudawareConfig& cloudaware,
     tokens.Get();
   } catch (const CmdbError& e) {
     out << "FAIL token: " << OneLine(e.what());
-    const std::string hint = tokens.last_hint();
-    if (!hint.empty()) out << " (hint: " << hint << ")";
+    const auto failure = tokens.Status().last_failure;
+    if (failure && !failure->hint.empty()) {
+      out << " (hint: " << failure->hint << ")";
+    }
     out << "\nonline check of " << cloudaware.url << ": no token, "
         << Plural(queries.size(), "query", "queries") << " not checked\n";
     out.flush();

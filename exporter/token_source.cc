@@ -241,9 +241,6 @@ void TokenSource::Invalidate(const std::string& access_token) {
   }
 }
 
-std::string TokenSource::last_hint() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return last_hint_;
 TokenStatus TokenSource::Status() {
   std::lock_guard<std::mutex> lock(mu_);
   const auto now = Clock::now();
@@ -284,7 +281,6 @@ void TokenSource::Fail(const std::string& result, const std::string& message,
           std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
           options_.max_backoff);
   last_error_ = message;
-  last_hint_ = hint;
   last_failure_ = TokenFailure{result, message, hint};
   last_failure_wall_ = std::chrono::system_clock::now();
   if (last_logged_ != result) {

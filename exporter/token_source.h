@@ -79,9 +79,6 @@ class TokenSource {
   // The API answered 401 to this token: forget it, unless another caller
   // already replaced it.
   void Invalidate(const std::string& access_token);
-  // What to do about the last failure, as logged with it; empty when there
-  // is nothing specific to say.
-  std::string last_hint();
   // Thread-safe; never waits for a token request in flight.
   TokenStatus Status();
 
@@ -105,7 +102,6 @@ class TokenSource {
   std::optional<Token> token_;
   bool fetching_ = false;
   std::string last_error_;   // message of the last failure, while in backoff
-  std::string last_hint_;    // hint of the last failure
   std::string last_logged_;  // the last result logged, to log once per change
   int failures_ = 0;
   std::chrono::steady_clock::time_point retry_at_{};

@@ -540,7 +540,7 @@ TEST_F(ExporterBinaryTest, ServesSeveralOrgsWithAnOrgLabel) {
   EXPECT_EQ(count("# TYPE cloudaware_aws_ec2_instances gauge"), 1) << out;
   EXPECT_EQ(count("# TYPE cloudaware_up gauge"), 1) << out;
   EXPECT_EQ(count("cloudaware_exporter_build_info{"), 1) << out;
-  EXPECT_EQ(count("process_start_time_seconds "), 1) << out;
+  EXPECT_EQ(count("\nprocess_start_time_seconds "), 1) << out;
   EXPECT_GT(count("cloudaware_aws_ec2_instances{org=\"prod\",state="), 0);
   EXPECT_GT(count("cloudaware_aws_ec2_instances{org=\"staging\",state="), 0);
   EXPECT_EQ(count("cloudaware_aws_s3_buckets{org=\"prod\"}"), 1) << out;
