@@ -122,7 +122,9 @@ bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
       rows = outcome.result.records.size();
       auto families =
           ToFamilies(q, outcome.result, config_.max_label_value_length);
-      dropped = CapSeries(families, q.max_series);
+      dropped = ZeroFill(families, q, states_[i].seen, Clock::now(),
+                         config_.max_label_value_length);
+      dropped += CapSeries(families, q.max_series);
       series = collector_.Publish(q.name, std::move(families));
     } catch (const CmdbError& e) {
       code = e.code();

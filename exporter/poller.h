@@ -27,6 +27,7 @@
 #include "exporter/cmdb_client.h"
 #include "exporter/collector.h"
 #include "exporter/config.h"
+#include "exporter/samples.h"
 #include "exporter/self_metrics.h"
 
 namespace cloudaware_exporter {
@@ -82,6 +83,9 @@ class Poller {
     std::string last_error;
     std::string last_logged;  // "ok" or an error code: log once per change
     bool dropping = false;    // the last success dropped series
+    // keep_seen_for's memory. Only the run of this query touches it, outside
+    // mu_: a query is never run twice at once.
+    SeenLabels seen;
   };
 
   // Runs the queries (one, or a composite batch) and records the outcomes;
