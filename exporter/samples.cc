@@ -498,6 +498,8 @@ std::vector<LabelSet> ExpectedLabelSets(const MetricConfig& metric,
     for (const std::string& value : it->second) {
       values.push_back(CapLength(value, max_length));
     }
+    // The config never lists no values; a hand-made one gets no fill.
+    if (values.empty()) return {};
     listed.emplace_back(name, std::move(values));
   }
 

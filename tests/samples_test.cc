@@ -555,6 +555,10 @@ TEST(SamplesTest, ZeroFillsExpectedValues) {
        {R"({state="b"} 1)", R"({state="a"} 0)"},
        2,
        2},
+      {"a label listed with no values fills nothing",
+       Filled(kState, {{"state", {}}}),
+       Rows({{"", "running", 1}}),
+       {R"({state="running"} 1)"}},
       {"a row-count metric is left alone",
        [] {
          MetricConfig m = Metric("m", "", {});
