@@ -71,10 +71,11 @@ struct SeenLabels {
 // with every distinct combination of the metric's unlisted labels present in
 // the result (nothing to complete when every label is listed; nothing at all
 // when some are not and the result is empty). keep_seen_for: the label sets
-// in `memory` last seen less than keep_seen_for before now. First the
+// in `memory` last seen at most keep_seen_for before now. First the
 // metric's series in this result are remembered as seen at now, and label
-// sets not seen for longer are forgotten; at most max_series label sets are
-// remembered per metric, the most recently seen.
+// sets not seen for longer are forgotten; about max_series label sets are
+// remembered per metric, the most recently seen (more only when they were
+// all seen at the same time).
 //
 // Added series come after the result's and carry its constant labels.
 // Values are cut with CapLength. Series are only added while the query has
