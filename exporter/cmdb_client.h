@@ -80,7 +80,8 @@ struct QueryPage {
 };
 
 // Reads a 2xx query response body. Throws CmdbError "parse" naming what is
-// wrong, or "truncated" for an aggregate result that is not done.
+// wrong, or "truncated" for an aggregate result that is not done or has
+// 2,000 rows or more (the API's cap on groups, which hides any beyond it).
 QueryPage ParseQueryPage(const std::string& body);
 // The same for a body already parsed (a composite subresponse).
 QueryPage QueryPageFromJson(nlohmann::json doc);
@@ -146,7 +147,8 @@ class CmdbClient {
              HttpClient& http, SelfMetrics& metrics, Options options);
 
   // Runs one query. Non-aggregate results are followed through
-  // nextRecordsUrl; an aggregate result that is not done throws "truncated".
+  // nextRecordsUrl; an aggregate result that is not done, or has 2,000 rows
+  // or more, throws "truncated", as does the API's refusal of too many groups.
   QueryResult Query(const std::string& soql);
   // Runs up to kCompositeMaxQueries queries in one /composite call, which
   // costs one API call. A failing subrequest fails only its own query; a

@@ -693,7 +693,8 @@ QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
 }
 
 MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
-  Mapping m = Map(item, {"name", "help", "value", "labels", "const_labels"});
+  Mapping m = Map(item, {"name", "help", "value", "labels", "const_labels",
+                         "expected_values", "keep_seen_for"});
   MetricConfig metric;
   Item name = Required(m, "name");
   metric.name = String(name);
@@ -780,6 +781,58 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
       metric.const_labels.emplace_back(label, NonEmpty(e.value));
     }
     std::sort(metric.const_labels.begin(), metric.const_labels.end());
+  }
+
+  // A metric without a value column is the row count: one series that never
+  // vanishes, so there is nothing to fill.
+  const std::string needs_value =
+      "needs a value column; without one the metric is the row count, a "
+      "single series that never vanishes";
+  if (auto v = m.Get("expected_values")) {
+    if (metric.value.empty()) Fail(*v, needs_value);
+    Mapping expected = Map(*v, {}, "a mapping of label: [values]");
+    if (expected.entries.empty()) Fail(*v, "must name at least one label");
+    size_t combinations = 1;
+    for (const auto& e : expected.entries) {
+      Item key{e.key_node, e.value.path};
+      bool labelled =
+          std::any_of(metric.labels.begin(), metric.labels.end(),
+                      [&e](const auto& label) { return label.first == e.key; });
+      if (!labelled) {
+        std::string names;
+        for (const auto& label : metric.labels) {
+          names += (names.empty() ? "" : ", ") + label.first;
+        }
+        Fail(key, Quote(e.key) + " is not one of the metric's labels" +
+                      (names.empty() ? " (it has none)" : " (" + names + ")"));
+      }
+      std::vector<std::string> values;
+      for (const Item& value : List(e.value, "a list of label values")) {
+        std::string text = String(value);
+        if (std::find(values.begin(), values.end(), text) != values.end()) {
+          Fail(value, "duplicate value " + Quote(text));
+        }
+        values.push_back(std::move(text));
+      }
+      if (values.empty()) Fail(e.value, "must list at least one value");
+      combinations *= values.size();
+      if (combinations > static_cast<size_t>(query.max_series)) {
+        Fail(*v, "makes more than max_series (" +
+                     std::to_string(query.max_series) +
+                     ") combinations of values");
+      }
+      metric.expected_values.emplace_back(e.key, std::move(values));
+    }
+  }
+  if (auto v = m.Get("keep_seen_for")) {
+    if (metric.value.empty()) Fail(*v, needs_value);
+    metric.keep_seen_for = Duration(*v, kMinInterval);
+    if (metric.keep_seen_for <= query.interval) {
+      Fail(*v, "keep_seen_for (" + FormatDuration(metric.keep_seen_for) +
+                   ") must be longer than the query's interval (" +
+                   FormatDuration(query.interval) +
+                   "), or a label set is forgotten before the next run");
+    }
   }
   return metric;
 }
@@ -941,6 +994,20 @@ void EmitQueries(YAML::Emitter& out, const std::vector<QueryConfig>& queries) {
       }
       label_map("labels", metric.labels);
       label_map("const_labels", metric.const_labels);
+      if (!metric.expected_values.empty()) {
+        out << YAML::Key << "expected_values" << YAML::Value << YAML::BeginMap;
+        for (const auto& [label, values] : metric.expected_values) {
+          out << YAML::Key << label << YAML::Value << YAML::Flow
+              << YAML::BeginSeq;
+          for (const std::string& value : values) out << Escape(value);
+          out << YAML::EndSeq;
+        }
+        out << YAML::EndMap;
+      }
+      if (metric.keep_seen_for.count() > 0) {
+        out << YAML::Key << "keep_seen_for" << YAML::Value
+            << FormatDuration(metric.keep_seen_for);
+      }
       out << YAML::EndMap;
     }
     out << YAML::EndSeq << YAML::EndMap;

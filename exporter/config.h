@@ -90,6 +90,12 @@ struct MetricConfig {
   std::vector<std::pair<std::string, std::string>> labels;
   // Label name -> fixed value, sorted by name.
   std::vector<std::pair<std::string, std::string>> const_labels;
+  // Zero-fill (samples.h, ZeroFill). Label name (one of labels) -> values
+  // that always export, 0 when absent; in config order, values as written.
+  std::vector<std::pair<std::string, std::vector<std::string>>> expected_values;
+  // Label sets seen in a successful run within this long export 0 while
+  // absent; 0: off.
+  std::chrono::milliseconds keep_seen_for{0};
 };
 
 struct QueryConfig {

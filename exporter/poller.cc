@@ -102,11 +102,8 @@ bool Poller::Restore(State& s) {
   }
   size_t series = 0;
   try {
-    auto families =
-        ToFamilies(q, stored->result, config_.max_label_value_length);
-    CapSeries(families, q.max_series);
-    series = collector_.Publish(CollectorKey(org_.name, q.name),
-                                std::move(families));
+    size_t dropped = 0;
+    series = Publish(s, stored->result, dropped);
   } catch (const std::exception& e) {
     // The query's metrics changed in a way its stored columns do not fit.
     LogWarn("cannot restore the stored result",
@@ -155,6 +152,16 @@ void Poller::SaveResult(size_t i, const QueryResult& result, WallTime time) {
             {{"query", q.name}, {"dir", store_->dir()}, {"err", problem}});
   }
   s.save_error = problem;
+}
+
+size_t Poller::Publish(State& s, const QueryResult& result, size_t& dropped) {
+  const QueryConfig& q = *s.config;
+  auto families = ToFamilies(q, result, config_.max_label_value_length);
+  dropped = ZeroFill(families, q, s.seen, Clock::now(),
+                     config_.max_label_value_length);
+  dropped += CapSeries(families, q.max_series);
+  return collector_.Publish(CollectorKey(org_.name, q.name),
+                            std::move(families));
 }
 
 Poller::~Poller() { Stop(); }
@@ -226,11 +233,7 @@ bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
   } else {
     try {
       rows = outcome.result.records.size();
-      auto families =
-          ToFamilies(q, outcome.result, config_.max_label_value_length);
-      dropped = CapSeries(families, q.max_series);
-      series = collector_.Publish(CollectorKey(org_.name, q.name),
-                                  std::move(families));
+      series = Publish(states_[i], outcome.result, dropped);
     } catch (const CmdbError& e) {
       code = e.code();
       message = e.what();

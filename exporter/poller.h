@@ -31,6 +31,7 @@
 #include "exporter/cmdb_client.h"
 #include "exporter/collector.h"
 #include "exporter/config.h"
+#include "exporter/samples.h"
 #include "exporter/self_metrics.h"
 
 namespace cloudaware_exporter {
@@ -96,11 +97,19 @@ class Poller {
     std::string last_logged;  // "ok" or an error code: log once per change
     bool dropping = false;    // the last success dropped series
     std::string save_error;   // of the last save: log once per change
+    // keep_seen_for's memory. Only the run of this query touches it, outside
+    // mu_: a query is never run twice at once.
+    SeenLabels seen;
   };
 
   // Runs the queries (one, or a composite batch) and records the outcomes;
   // never throws. Returns false if any failed.
   bool RunBatch(const std::vector<size_t>& batch);
+  // A result's way to the collector, for a fresh run and a restored one
+  // alike: its series, zero-filled and capped; sets the number dropped.
+  // Throws CmdbError when the result does not fit the metrics. The query
+  // must not be running elsewhere (s.seen is its own).
+  size_t Publish(State& s, const QueryResult& result, size_t& dropped);
   bool Record(size_t i, QueryOutcome outcome, Clock::time_point start,
               WallTime wall_start);
   void DropIfStaleLocked(State& s, Clock::time_point now);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -472,6 +473,154 @@ std::vector<prometheus::MetricFamily> ToFamilies(
     families.push_back(ToFamily(metric, result, max_label_value_length));
   }
   return families;
+}
+
+namespace {
+
+using LabelSet = SeenLabels::LabelSet;
+
+// The label sets expected_values asks for: the listed values in every
+// combination, with each combination of the unlisted labels the result has.
+std::vector<LabelSet> ExpectedLabelSets(const MetricConfig& metric,
+                                        const prometheus::MetricFamily& family,
+                                        size_t max_length) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> listed;
+  std::vector<std::string> unlisted;
+  for (const auto& [name, column] : metric.labels) {
+    auto it = std::find_if(
+        metric.expected_values.begin(), metric.expected_values.end(),
+        [&name](const auto& entry) { return entry.first == name; });
+    if (it == metric.expected_values.end()) {
+      unlisted.push_back(name);
+      continue;
+    }
+    std::vector<std::string> values;
+    for (const std::string& value : it->second) {
+      values.push_back(CapLength(value, max_length));
+    }
+    // The config never lists no values; a hand-made one gets no fill.
+    if (values.empty()) return {};
+    listed.emplace_back(name, std::move(values));
+  }
+
+  // Each series' labels are sorted by name and hold every label of the
+  // metric, so a binary search finds each unlisted one.
+  std::set<std::vector<std::string>> rests;
+  if (unlisted.empty()) rests.insert(std::vector<std::string>());
+  for (const prometheus::ClientMetric& series : family.metric) {
+    if (unlisted.empty()) break;
+    std::vector<std::string> rest;
+    for (const std::string& name : unlisted) {
+      auto it = std::lower_bound(series.label.begin(), series.label.end(), name,
+                                 [](const auto& label, const std::string& n) {
+                                   return label.name < n;
+                                 });
+      rest.push_back(it != series.label.end() && it->name == name ? it->value
+                                                                  : "");
+    }
+    rests.insert(std::move(rest));
+  }
+
+  std::vector<LabelSet> out;
+  for (const std::vector<std::string>& rest : rests) {
+    // An odometer over the listed values: pick[k] indexes listed[k].
+    std::vector<size_t> pick(listed.size(), 0);
+    while (true) {
+      LabelSet labels;
+      for (const auto& [name, value] : metric.const_labels) {
+        labels.push_back({name, value});
+      }
+      for (size_t k = 0; k < unlisted.size(); ++k) {
+        labels.push_back({unlisted[k], rest[k]});
+      }
+      for (size_t k = 0; k < listed.size(); ++k) {
+        labels.push_back({listed[k].first, listed[k].second[pick[k]]});
+      }
+      std::sort(labels.begin(), labels.end());
+      out.push_back(std::move(labels));
+      size_t k = 0;
+      while (k < pick.size() && ++pick[k] == listed[k].second.size()) {
+        pick[k++] = 0;
+      }
+      if (k == pick.size()) break;
+    }
+  }
+  return out;
+}
+
+// Remembers the label sets present now, forgets those not seen within
+// keep_seen_for, and keeps at most about max_series of the most recent.
+void Remember(std::map<LabelSet, SeenLabels::Clock::time_point>& seen,
+              const std::set<LabelSet>& present,
+              std::chrono::milliseconds keep_seen_for, size_t max_series,
+              SeenLabels::Clock::time_point now) {
+  for (const LabelSet& labels : present) seen[labels] = now;
+  std::erase_if(seen, [&](const auto& entry) {
+    return now - entry.second > keep_seen_for;
+  });
+  if (seen.size() <= max_series || max_series == 0) return;
+  // A label set that comes and goes with a changing value (a resource name,
+  // say) would otherwise pile up for the whole window.
+  std::vector<SeenLabels::Clock::time_point> times;
+  times.reserve(seen.size());
+  for (const auto& entry : seen) times.push_back(entry.second);
+  auto oldest_kept =
+      times.begin() + static_cast<std::ptrdiff_t>(times.size() - max_series);
+  std::nth_element(times.begin(), oldest_kept, times.end());
+  const auto cut = *oldest_kept;
+  std::erase_if(seen, [cut](const auto& entry) { return entry.second < cut; });
+}
+
+}  // namespace
+
+size_t ZeroFill(std::vector<prometheus::MetricFamily>& families,
+                const QueryConfig& query, SeenLabels& memory,
+                SeenLabels::Clock::time_point now,
+                size_t max_label_value_length) {
+  const size_t max_series =
+      static_cast<size_t>(std::max<int64_t>(0, query.max_series));
+  size_t total = 0;
+  for (const prometheus::MetricFamily& family : families) {
+    total += family.metric.size();
+  }
+  size_t left_out = 0;
+  for (size_t m = 0; m < query.metrics.size() && m < families.size(); ++m) {
+    const MetricConfig& metric = query.metrics[m];
+    const bool keep_seen = metric.keep_seen_for.count() > 0;
+    // A metric without a value column is a single totalSize series that is
+    // always there.
+    if (metric.value.empty() ||
+        (metric.expected_values.empty() && !keep_seen)) {
+      continue;
+    }
+    prometheus::MetricFamily& family = families[m];
+    std::set<LabelSet> present;
+    for (const prometheus::ClientMetric& series : family.metric) {
+      present.insert(series.label);
+    }
+    std::vector<LabelSet> wanted;
+    if (!metric.expected_values.empty()) {
+      wanted = ExpectedLabelSets(metric, family, max_label_value_length);
+    }
+    if (keep_seen) {
+      auto& seen = memory.metrics[metric.name];
+      Remember(seen, present, metric.keep_seen_for, max_series, now);
+      for (const auto& [labels, when] : seen) wanted.push_back(labels);
+    }
+    for (LabelSet& labels : wanted) {
+      if (!present.insert(labels).second) continue;
+      if (total >= max_series) {
+        ++left_out;
+        continue;
+      }
+      prometheus::ClientMetric series;
+      series.label = std::move(labels);
+      series.gauge.value = 0;
+      family.metric.push_back(std::move(series));
+      ++total;
+    }
+  }
+  return left_out;
 }
 
 size_t CapSeries(std::vector<prometheus::MetricFamily>& families,

@@ -5,7 +5,9 @@
 
 #include <prometheus/metric_family.h>
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,39 @@ std::vector<prometheus::MetricFamily> ToFamilies(
 // max_length bytes in all. Distinct long values stay distinct (but for a
 // hash collision), so series do not merge.
 std::string CapLength(std::string value, size_t max_length);
+
+// What keep_seen_for remembers of one query: per metric, every label set
+// (sorted by name, as in a series) seen in a successful run, and when it was
+// last seen. The poller keeps one per query and hands it to ZeroFill; a
+// reload starts with an empty one.
+struct SeenLabels {
+  using Clock = std::chrono::steady_clock;
+  using LabelSet = std::vector<prometheus::ClientMetric::Label>;
+  std::map<std::string, std::map<LabelSet, Clock::time_point>> metrics;
+};
+
+// Adds a 0 series for each label set a metric's expected_values or
+// keep_seen_for says should be there but the result lacks; families[i]
+// belongs to query.metrics[i], as ToFamilies makes them.
+//
+// expected_values: every combination of the listed values, each completed
+// with every distinct combination of the metric's unlisted labels present in
+// the result (nothing to complete when every label is listed; nothing at all
+// when some are not and the result is empty). keep_seen_for: the label sets
+// in `memory` last seen at most keep_seen_for before now. First the
+// metric's series in this result are remembered as seen at now, and label
+// sets not seen for longer are forgotten; about max_series label sets are
+// remembered per metric, the most recently seen (more only when they were
+// all seen at the same time).
+//
+// Added series come after the result's and carry its constant labels.
+// Values are cut with CapLength. Series are only added while the query has
+// fewer than query.max_series in all, so a filled 0 never displaces a
+// series of the result; returns how many were left out for that.
+size_t ZeroFill(std::vector<prometheus::MetricFamily>& families,
+                const QueryConfig& query, SeenLabels& memory,
+                SeenLabels::Clock::time_point now,
+                size_t max_label_value_length = 1024);
 
 // Keeps the first max_series series over all families, in order; returns
 // how many it dropped.

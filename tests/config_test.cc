@@ -639,7 +639,8 @@ TEST(ConfigTest, RejectsBadConfigs) {
        "queries, query_files, orgs)"},
       {"unknown_nested_key.yml",
        ":16:9: queries[1].metrics[0].lables: unknown key 'lables' (known: "
-       "name, help, value, labels, const_labels)"},
+       "name, help, value, labels, const_labels, expected_values, "
+       "keep_seen_for)"},
       {"duplicate_key.yml",
        ":6:3: cloudaware.client_id: duplicate key 'client_id'"},
       {"duplicate_query_name.yml",
@@ -815,6 +816,105 @@ TEST(ConfigTest, RejectsOddInputsWithClearMessages) {
 
 // Whatever the bytes, the loader either returns a config or throws
 // ConfigError; no other exception, crash or hang.
+// A query with one metric written as `metric` (a flow mapping), for the
+// zero-fill keys.
+std::string OneMetric(const std::string& metric,
+                      const std::string& query_keys = "") {
+  return std::string(kCloudaware) +
+         "queries:\n  - name: q\n    soql: SELECT a, b, COUNT(Id) n FROM X "
+         "GROUP BY a, b\n" +
+         query_keys + "    metrics:\n      - " + metric + "\n";
+}
+
+TEST(ConfigTest, ReadsZeroFillKeysAndDumpsThem) {
+  Config c = ParseConfig(
+      OneMetric("{name: m, value: n, labels: [a, b], keep_seen_for: 24h, "
+                "expected_values: {b: [running, \"\", \"null\", \"$$x\"], "
+                "a: [\"1\"]}}"),
+      "t.yml", kEnv);
+  const MetricConfig& metric = c.queries[0].metrics[0];
+  using Values = std::vector<std::pair<std::string, std::vector<std::string>>>;
+  EXPECT_EQ(metric.expected_values,
+            (Values{{"b", {"running", "", "null", "$x"}}, {"a", {"1"}}}));
+  EXPECT_EQ(metric.keep_seen_for, std::chrono::hours(24));
+
+  const std::string yaml = RedactedYaml(c);
+  EXPECT_NE(yaml.find("keep_seen_for: 1d"), std::string::npos) << yaml;
+  Config again = ParseConfig(yaml, "t.yml", kEnv);
+  EXPECT_EQ(again.queries[0].metrics[0].expected_values,
+            metric.expected_values);
+  EXPECT_EQ(again.queries[0].metrics[0].keep_seen_for, metric.keep_seen_for);
+  EXPECT_EQ(RedactedYaml(again), yaml);
+
+  // Off unless set, and then absent from the dump.
+  Config plain =
+      ParseConfig(OneMetric("{name: m, value: n, labels: [a]}"), "t.yml", kEnv);
+  EXPECT_TRUE(plain.queries[0].metrics[0].expected_values.empty());
+  EXPECT_EQ(plain.queries[0].metrics[0].keep_seen_for.count(), 0);
+  EXPECT_EQ(RedactedYaml(plain).find("keep_seen_for"), std::string::npos);
+  EXPECT_EQ(RedactedYaml(plain).find("expected_values"), std::string::npos);
+}
+
+TEST(ConfigTest, RejectsBadZeroFillKeys) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {OneMetric("{name: m, expected_values: {a: [x]}}"),
+       "test.yml:9:36: queries[0].metrics[0].expected_values: needs a value "
+       "column; without one the metric is the row count, a single series "
+       "that never vanishes"},
+      {OneMetric("{name: m, keep_seen_for: 1h}"),
+       "test.yml:9:34: queries[0].metrics[0].keep_seen_for: needs a value "
+       "column"},
+      {OneMetric("{name: m, value: n, labels: [a], expected_values: {c: "
+                 "[x]}}"),
+       "queries[0].metrics[0].expected_values.c: 'c' is not one of the "
+       "metric's labels (a)"},
+      {OneMetric("{name: m, value: n, expected_values: {c: [x]}}"),
+       "queries[0].metrics[0].expected_values.c: 'c' is not one of the "
+       "metric's labels (it has none)"},
+      {OneMetric("{name: m, value: n, labels: [a], const_labels: {k: v}, "
+                 "expected_values: {k: [v]}}"),
+       "expected_values.k: 'k' is not one of the metric's labels (a)"},
+      {OneMetric("{name: m, value: n, labels: [a], expected_values: {a: "
+                 "[]}}"),
+       "queries[0].metrics[0].expected_values.a: must list at least one "
+       "value"},
+      {OneMetric("{name: m, value: n, labels: [a], expected_values: {a: "
+                 "[x, y, x]}}"),
+       "queries[0].metrics[0].expected_values.a[2]: duplicate value 'x'"},
+      {OneMetric("{name: m, value: n, labels: [a], expected_values: {a: "
+                 "x}}"),
+       "queries[0].metrics[0].expected_values.a: must be a list of label "
+       "values, got a string"},
+      {OneMetric("{name: m, value: n, labels: [a], expected_values: {a: "
+                 "[null]}}"),
+       "queries[0].metrics[0].expected_values.a[0]: must be a string, got "
+       "nothing"},
+      {OneMetric("{name: m, value: n, labels: [a], expected_values: [a]}"),
+       "queries[0].metrics[0].expected_values: must be a mapping of label: "
+       "[values], got a list"},
+      {OneMetric("{name: m, value: n, labels: [a], expected_values: {}}"),
+       "queries[0].metrics[0].expected_values: must name at least one label"},
+      {OneMetric("{name: m, value: n, labels: [a, b], expected_values: "
+                 "{a: [1, 2, 3], b: [x, y]}}",
+                 "    max_series: 5\n"),
+       "queries[0].metrics[0].expected_values: makes more than max_series "
+       "(5) combinations of values"},
+      {OneMetric("{name: m, value: n, labels: [a], keep_seen_for: soon}"),
+       "queries[0].metrics[0].keep_seen_for: must be a duration such as 30s, "
+       "5m or 1h, got 'soon'"},
+      {OneMetric("{name: m, value: n, labels: [a], keep_seen_for: 5m}",
+                 "    interval: 5m\n"),
+       "queries[0].metrics[0].keep_seen_for: keep_seen_for (5m) must be "
+       "longer than the query's interval (5m), or a label set is forgotten "
+       "before the next run"},
+  };
+  for (const auto& [yaml, want] : cases) {
+    std::string error = ErrorOf(yaml);
+    EXPECT_NE(error.find(want), std::string::npos)
+        << "got: " << error << "\nwant: " << want;
+  }
+}
+
 TEST(ConfigTest, SurvivesArbitraryInput) {
   std::ifstream in(kConfigDir + "good.yml", std::ios::binary);
   std::string good((std::istreambuf_iterator<char>(in)), {});

@@ -950,6 +950,76 @@ TEST_F(ExporterIntegrationTest, CompositeSubrequestAtTheRowCapIsTruncated) {
   EXPECT_EQ(Logged("add a HAVING"), 1u) << log_.str();
 }
 
+// EC2 instances with the given states, one each.
+std::shared_ptr<const Inventory> InstancesInStates(
+    const std::vector<std::string>& states) {
+  json records = json::array();
+  for (size_t i = 0; i < states.size(); ++i) {
+    records.push_back(
+        {{"Id", "i" + std::to_string(i)}, {"CA10__stateName__c", states[i]}});
+  }
+  return std::make_shared<const Inventory>(Inventory::FromJson(
+      {{"records", {{"CA10__CaAwsInstance__c", records}}}}));
+}
+
+TEST_F(ExporterIntegrationTest, ZeroFillKeepsVanishedAndExpectedGroups) {
+  Build(R"(
+  - name: by_state
+    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY CA10__stateName__c
+    metrics:
+      - {name: cloudaware_kept, value: n, labels: [state], keep_seen_for: 1h}
+      - {name: cloudaware_plain, value: n, labels: [state]}
+      - name: cloudaware_expected
+        value: n
+        labels: [state]
+        expected_values: {state: [running, stopped, pending]}
+)");
+  sim_->SetInventory(InstancesInStates({"running", "running", "stopped"}));
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  std::string text = Joined(collector_);
+  using Map = std::map<std::string, double>;
+  EXPECT_EQ(Series(text, "cloudaware_kept"),
+            (Map{{"{state=\"running\"}", 2}, {"{state=\"stopped\"}", 1}}));
+  EXPECT_EQ(Series(text, "cloudaware_plain"),
+            (Map{{"{state=\"running\"}", 2}, {"{state=\"stopped\"}", 1}}));
+  EXPECT_EQ(Series(text, "cloudaware_expected"),
+            (Map{{"{state=\"running\"}", 2},
+                 {"{state=\"stopped\"}", 1},
+                 {"{state=\"pending\"}", 0}}))
+      << "an expected value never present exports 0 from the first cycle";
+  EXPECT_EQ(Series(metrics_.Render(),
+                   "cloudaware_query_series")["{query=\"by_state\"}"],
+            7);
+
+  // The last stopped instance is deleted.
+  sim_->SetInventory(InstancesInStates({"running", "running"}));
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  text = Joined(collector_);
+  EXPECT_EQ(Series(text, "cloudaware_kept"),
+            (Map{{"{state=\"running\"}", 2}, {"{state=\"stopped\"}", 0}}));
+  EXPECT_EQ(Series(text, "cloudaware_plain"), (Map{{"{state=\"running\"}", 2}}))
+      << "without zero-fill the group vanishes";
+  EXPECT_EQ(Series(text, "cloudaware_expected"),
+            (Map{{"{state=\"running\"}", 2},
+                 {"{state=\"stopped\"}", 0},
+                 {"{state=\"pending\"}", 0}}));
+  EXPECT_EQ(Series(metrics_.Render(),
+                   "cloudaware_query_series")["{query=\"by_state\"}"],
+            6);
+
+  // A failed run neither fills nor forgets; a reload forgets.
+  sim_->AddFaults({{"endpoint", "query"}, {"type", "error"}, {"status", 400}});
+  EXPECT_FALSE(poller_->PollOnce());
+  sim_->ClearFaults();
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(
+      Series(Joined(collector_), "cloudaware_kept")["{state=\"stopped\"}"], 0);
+  poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
+  ASSERT_TRUE(poller_->PollOnce()) << log_.str();
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_kept"),
+            (Map{{"{state=\"running\"}", 2}}));
+}
+
 TEST_F(ExporterIntegrationTest, AStopDuringAQueryIsNotCountedAsAFailure) {
   Build(kOneQuery);
   ASSERT_TRUE(poller_->PollOnce());

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -454,6 +455,207 @@ TEST(SamplesTest, CapsSeriesAcrossFamiliesInOrder) {
   EXPECT_EQ(CapSeries(families, 1), 3u);
   EXPECT_EQ(families[0].metric.size(), 1u);
   EXPECT_TRUE(families[1].metric.empty());
+}
+
+using ExpectedValues =
+    std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+MetricConfig Filled(Labels labels, ExpectedValues expected,
+                    std::chrono::milliseconds keep_seen_for = {},
+                    Labels const_labels = {}) {
+  MetricConfig metric = Metric("m", "n", labels, const_labels);
+  metric.expected_values = std::move(expected);
+  metric.keep_seen_for = keep_seen_for;
+  return metric;
+}
+
+// Aggregate rows of (account, state, n); an empty account is left out.
+std::string Rows(
+    const std::vector<std::tuple<std::string, std::string, int>>& rows) {
+  json records = json::array();
+  for (const auto& [account, state, n] : rows) {
+    json row = {{"attributes", {{"type", "AggregateResult"}}},
+                {"state", state},
+                {"n", n}};
+    if (!account.empty()) row["account"] = account;
+    records.push_back(row);
+  }
+  return json{
+      {"totalSize", records.size()}, {"done", true}, {"records", records}}
+      .dump();
+}
+
+TEST(SamplesTest, ZeroFillsExpectedValues) {
+  const Labels kState = {{"state", "state"}};
+  const Labels kAccountState = {{"account", "account"}, {"state", "state"}};
+  struct Case {
+    const char* name;
+    MetricConfig metric;
+    std::string result;
+    std::vector<std::string> want;
+    size_t left_out = 0;
+    int64_t max_series = 10000;
+    size_t max_length = 1024;
+  };
+  const Case cases[] = {
+      {"every label listed: every value exports",
+       Filled(kState, {{"state", {"running", "stopped", "terminated"}}}),
+       Rows({{"", "running", 5}}),
+       {R"({state="running"} 5)", R"({state="stopped"} 0)",
+        R"({state="terminated"} 0)"}},
+      {"every label listed, nothing in the result",
+       Filled(kState, {{"state", {"running", "stopped"}}}),
+       Rows({}),
+       {R"({state="running"} 0)", R"({state="stopped"} 0)"}},
+      {"a value outside the list stays as it is; the null group can be listed",
+       Filled(kState, {{"state", {"running", ""}}}),
+       Rows({{"", "pending", 1}}),
+       {R"({state="pending"} 1)", R"({state="running"} 0)", R"({state=""} 0)"}},
+      {"unlisted labels: each combination in the result is completed",
+       Filled(kAccountState, {{"state", {"running", "stopped"}}}),
+       Rows({{"a1", "running", 3}, {"a2", "stopped", 1}, {"a2", "pending", 2}}),
+       {R"({account="a1",state="running"} 3)",
+        R"({account="a2",state="stopped"} 1)",
+        R"({account="a2",state="pending"} 2)",
+        R"({account="a1",state="stopped"} 0)",
+        R"({account="a2",state="running"} 0)"}},
+      {"unlisted labels and nothing in the result: nothing to complete",
+       Filled(kAccountState, {{"state", {"running"}}}),
+       Rows({}),
+       {}},
+      {"a missing unlisted column is the null group, completed too",
+       Filled(kAccountState, {{"state", {"running", "stopped"}}}),
+       Rows({{"", "running", 4}}),
+       {R"({account="",state="running"} 4)",
+        R"({account="",state="stopped"} 0)"}},
+      {"two listed labels: every combination",
+       Filled(kAccountState,
+              {{"state", {"on", "off"}}, {"account", {"a", "b"}}}),
+       Rows({{"b", "off", 7}}),
+       {R"({account="b",state="off"} 7)", R"({account="a",state="on"} 0)",
+        R"({account="b",state="on"} 0)", R"({account="a",state="off"} 0)"}},
+      {"constant labels are carried",
+       Filled(kState, {{"state", {"running", "stopped"}}}, {},
+              {{"cloud", "aws"}}),
+       Rows({{"", "running", 2}}),
+       {R"({cloud="aws",state="running"} 2)",
+        R"({cloud="aws",state="stopped"} 0)"}},
+      {"listed values are cut like label values, and match the cut result",
+       Filled(kState,
+              {{"state", {std::string(30, 'r'), std::string(30, 's')}}}),
+       Rows({{"", std::string(30, 'r'), 1}}),
+       {"{state=\"" + CapLength(std::string(30, 'r'), 20) + "\"} 1",
+        "{state=\"" + CapLength(std::string(30, 's'), 20) + "\"} 0"},
+       0,
+       10000,
+       20},
+      {"fills stop at max_series and never displace the result",
+       Filled(kState, {{"state", {"a", "b", "c", "d"}}}),
+       Rows({{"", "b", 1}}),
+       {R"({state="b"} 1)", R"({state="a"} 0)"},
+       2,
+       2},
+      {"a label listed with no values fills nothing",
+       Filled(kState, {{"state", {}}}),
+       Rows({{"", "running", 1}}),
+       {R"({state="running"} 1)"}},
+      {"a row-count metric is left alone",
+       [] {
+         MetricConfig m = Metric("m", "", {});
+         m.expected_values = {{"state", {"running"}}};
+         return m;
+       }(),
+       Rows({{"", "x", 1}}),
+       {"{} 1"}},
+  };
+  for (const Case& c : cases) {
+    QueryConfig query = Query(c.metric);
+    query.max_series = c.max_series;
+    auto families = ToFamilies(query, Result(c.result), c.max_length);
+    SeenLabels memory;
+    EXPECT_EQ(ZeroFill(families, query, memory, SeenLabels::Clock::now(),
+                       c.max_length),
+              c.left_out)
+        << c.name;
+    EXPECT_EQ(SeriesTexts(families[0]), c.want) << c.name;
+    EXPECT_TRUE(memory.metrics.empty()) << c.name;
+  }
+}
+
+TEST(SamplesTest, ZeroFillRemembersLabelSetsSeenWithinKeepSeenFor) {
+  using std::chrono::minutes;
+  QueryConfig query =
+      Query(Filled({{"state", "state"}}, {}, std::chrono::hours(1)));
+  query.metrics.push_back(Metric("plain", "n", {{"state", "state"}}));
+  const auto t0 = SeenLabels::Clock::now();
+  SeenLabels memory;
+  struct Step {
+    minutes at;
+    std::string result;
+    std::vector<std::string> want;  // of the metric with keep_seen_for
+  };
+  const Step steps[] = {
+      {minutes(0),
+       Rows({{"", "running", 5}, {"", "stopped", 2}}),
+       {R"({state="running"} 5)", R"({state="stopped"} 2)"}},
+      {minutes(30),
+       Rows({{"", "running", 6}}),
+       {R"({state="running"} 6)", R"({state="stopped"} 0)"}},
+      {minutes(60),
+       Rows({}),  // stopped was seen exactly an hour ago
+       {R"({state="running"} 0)", R"({state="stopped"} 0)"}},
+      {minutes(61), Rows({}), {R"({state="running"} 0)"}},
+      {minutes(91), Rows({}), {}},
+      {minutes(92), Rows({{"", "stopped", 1}}), {R"({state="stopped"} 1)"}},
+  };
+  for (const Step& step : steps) {
+    auto families = ToFamilies(query, Result(step.result));
+    const size_t plain = families[1].metric.size();
+    EXPECT_EQ(ZeroFill(families, query, memory, t0 + step.at), 0u);
+    EXPECT_EQ(SeriesTexts(families[0]), step.want)
+        << "at " << step.at.count() << "m";
+    EXPECT_EQ(families[1].metric.size(), plain)
+        << "a metric without keep_seen_for is not filled";
+  }
+  EXPECT_EQ(memory.metrics.count("plain"), 0u);
+  EXPECT_EQ(memory.metrics["m"].size(), 1u);
+}
+
+TEST(SamplesTest, ZeroFillMemoryKeepsTheMostRecentUpToMaxSeries) {
+  QueryConfig query =
+      Query(Filled({{"state", "state"}}, {}, std::chrono::hours(1)));
+  query.max_series = 2;
+  const auto t0 = SeenLabels::Clock::now();
+  SeenLabels memory;
+  size_t left_out = 0;
+  std::vector<prometheus::MetricFamily> families;
+  for (int i = 0; i < 3; ++i) {
+    families =
+        ToFamilies(query, Result(Rows({{"", "s" + std::to_string(i), 1}})));
+    left_out += ZeroFill(families, query, memory, t0 + std::chrono::minutes(i));
+  }
+  EXPECT_EQ(left_out, 0u);
+  EXPECT_EQ(
+      SeriesTexts(families[0]),
+      (std::vector<std::string>{R"({state="s2"} 1)", R"({state="s1"} 0)"}));
+  EXPECT_EQ(memory.metrics["m"].size(), 2u);
+}
+
+TEST(SamplesTest, ZeroFillsExpectedAndRememberedTogetherOnce) {
+  QueryConfig query =
+      Query(Filled({{"state", "state"}}, {{"state", {"running", "stopped"}}},
+                   std::chrono::hours(1)));
+  SeenLabels memory;
+  const auto t0 = SeenLabels::Clock::now();
+  auto first =
+      ToFamilies(query, Result(Rows({{"", "pending", 1}, {"", "stopped", 1}})));
+  ZeroFill(first, query, memory, t0);
+  auto second = ToFamilies(query, Result(Rows({})));
+  ZeroFill(second, query, memory, t0 + std::chrono::minutes(5));
+  EXPECT_EQ(SeriesTexts(second[0]),
+            (std::vector<std::string>{R"({state="running"} 0)",
+                                      R"({state="stopped"} 0)",
+                                      R"({state="pending"} 0)"}));
 }
 
 TEST(SamplesTest, Maps100000Records) {

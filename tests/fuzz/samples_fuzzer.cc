@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -50,6 +51,17 @@ const std::vector<QueryConfig>& Queries() {
                     {{"state", "state"},
                      {"account", "CA10__account__r.CA10__accountId__c"}},
                     {{"cloud", "aws"}})}),
+      // Zero-fill: expected values with an unlisted label, and a memory.
+      Query("filled", 6, {[] {
+              MetricConfig metric =
+                  Metric("cmdb_filled", "n",
+                         {{"state", "state"}, {"account", "account"}},
+                         {{"cloud", "aws"}});
+              metric.expected_values = {
+                  {"state", {"running", "stopped", std::string(40, 's')}}};
+              metric.keep_seen_for = std::chrono::hours(1);
+              return metric;
+            }()}),
       // SELECT COUNT(), next to a metric that reads records.
       Query("count", 2,
             {Metric("cmdb_count", "", {}, {{"cloud", "azure"}, {"a", "b"}}),
@@ -65,13 +77,18 @@ const std::vector<QueryConfig>& Queries() {
   return queries;
 }
 
-// The contract of ToFamilies and CapSeries that the collector and the text
-// format rely on.
+// The contract of ToFamilies, ZeroFill and CapSeries that the collector and
+// the text format rely on.
 void Check(const QueryConfig& query, const QueryResult& result,
            size_t max_length) {
   std::vector<prometheus::MetricFamily> families =
       ToFamilies(query, result, max_length);
   if (families.size() != query.metrics.size()) __builtin_trap();
+  size_t real = 0;
+  for (const auto& family : families) real += family.metric.size();
+  SeenLabels memory;
+  const size_t left_out =
+      ZeroFill(families, query, memory, SeenLabels::Clock::now(), max_length);
   size_t before = 0;
   for (size_t i = 0; i < families.size(); ++i) {
     const MetricConfig& metric = query.metrics[i];
@@ -96,6 +113,11 @@ void Check(const QueryConfig& query, const QueryResult& result,
     before += family.metric.size();
   }
 
+  // Fills only take room the result left.
+  if (before > std::max(real, static_cast<size_t>(query.max_series)) ||
+      (left_out > 0 && before < static_cast<size_t>(query.max_series))) {
+    __builtin_trap();
+  }
   size_t dropped = CapSeries(families, query.max_series);
   size_t after = 0;
   for (const auto& family : families) after += family.metric.size();
