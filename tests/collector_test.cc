@@ -273,6 +273,18 @@ TEST(CollectorTest, InterleavesFamiliesSharedBetweenSomeKeys) {
             "x{org=\"c\",group=\"0\"} 3\n");
 }
 
+TEST(CollectorTest, WritesANameThatOneKeyHasTwiceOnce) {
+  Collector collector;
+  collector.Publish("q", {OrgFamily("m", "a", {1}), OrgFamily("n", "a", {1}),
+                          OrgFamily("m", "b", {2})});
+  EXPECT_EQ(Text(*collector.snapshot()),
+            "# HELP m Things.\n# TYPE m gauge\n"
+            "m{org=\"a\",group=\"0\"} 1\n"
+            "m{org=\"b\",group=\"0\"} 2\n"
+            "# HELP n Things.\n# TYPE n gauge\n"
+            "n{org=\"a\",group=\"0\"} 1\n");
+}
+
 // Golden files: whole queries, from the API's JSON to the exposition, checked
 // against testdata/golden/<query>.prom. UPDATE_GOLDEN=1 rewrites them.
 struct GoldenCase {
