@@ -105,9 +105,12 @@ size_t Collector::Publish(
     const std::vector<prometheus::MetricFamily>& families) {
   Entry entry;
   std::set<std::string> names;
+  std::set<std::string> shared;  // names that another family has too
   for (const auto& family : families) {
     entry.series += family.metric.size();
-    if (!family.metric.empty()) names.insert(family.name);
+    if (!family.metric.empty() && !names.insert(family.name).second) {
+      shared.insert(family.name);
+    }
   }
   // Rendering and compression are the expensive parts; they happen outside
   // the lock so that scrapes never wait for them. Only the poller publishes,
@@ -115,7 +118,6 @@ size_t Collector::Publish(
   std::string text = Render(families);
   const std::vector<Piece> pieces = Cut(text);
   std::vector<std::shared_ptr<const std::string>> current;
-  std::set<std::string> shared;  // names another entry has too
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [other_key, other] : entries_) {

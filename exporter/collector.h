@@ -61,7 +61,8 @@ class Collector {
     std::shared_ptr<const std::string> text;  // HELP, TYPE and series
     size_t header_size = 0;                   // of the HELP and TYPE lines
     // The series alone, for when another entry's family of the same name
-    // comes first; made only then, so one org never stores its text twice.
+    // comes first; made only then, so that with one org no text is kept
+    // twice.
     std::shared_ptr<const std::string> body;
     std::shared_ptr<const DeflateSegment> deflated_header;
     std::shared_ptr<const DeflateSegment> deflated_body;

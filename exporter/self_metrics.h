@@ -25,7 +25,8 @@ namespace cloudaware_exporter {
 
 class SelfMetrics {
  public:
-  // A non-empty org labels every series but the build info's org="<org>".
+  // A non-empty org adds the label org="<org>" to every series but the
+  // build info's.
   SelfMetrics(const std::string& version, const std::string& revision,
               const std::string& org = "");
 

@@ -244,6 +244,55 @@ TEST(CollectorTest, GroupsOneFamilyOfSeveralKeysUnderOneHeaderInKeyOrder) {
             "m{org=\"staging\",group=\"0\"} 4\n");
 }
 
+// Run under TSan in CI: two keys publish the same family while scrapes read.
+TEST(CollectorTest, ScrapesSeeOneHeaderWhileKeysShareAFamily) {
+  Collector collector;
+  collector.SetQueries({"prod/q", "staging/q"});
+  constexpr int kRounds = 500;
+  std::atomic<int> writers_left{2};
+  std::atomic<int> bad{0};
+  std::thread reader([&] {
+    do {
+      const auto snapshot = collector.snapshot();
+      const std::string text = Text(*snapshot);
+      size_t samples = 0;
+      std::istringstream lines(text);
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line[0] != '#') ++samples;
+      }
+      const size_t header = text.find("# HELP m ");
+      if (samples != snapshot->series || (samples > 0 && header != 0) ||
+          (header != std::string::npos &&
+           text.find("# HELP m ", header + 1) != std::string::npos)) {
+        ++bad;
+      }
+    } while (writers_left > 0);
+  });
+  std::vector<std::thread> writers;
+  for (const char* org : {"prod", "staging"}) {
+    writers.emplace_back([&, org] {
+      const std::string key = std::string(org) + "/q";
+      for (int i = 0; i < kRounds; ++i) {
+        if (i % 5 == 3) {
+          collector.Drop(key);
+        } else {
+          collector.Publish(
+              key, {OrgFamily("m", org, std::vector<double>(i % 3, 1.0))});
+        }
+      }
+      --writers_left;
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  reader.join();
+  EXPECT_EQ(bad, 0);
+  // The last round, 499, published 499 % 3 == 1 series for each key.
+  EXPECT_EQ(Text(*collector.snapshot()),
+            "# HELP m Things.\n# TYPE m gauge\n"
+            "m{org=\"prod\",group=\"0\"} 1\n"
+            "m{org=\"staging\",group=\"0\"} 1\n");
+}
+
 TEST(CollectorTest, InterleavesFamiliesSharedBetweenSomeKeys) {
   Collector collector;
   collector.SetQueries({"a", "b", "c"});
@@ -271,6 +320,18 @@ TEST(CollectorTest, InterleavesFamiliesSharedBetweenSomeKeys) {
             "z{org=\"b\",group=\"0\"} 2\n"
             "# HELP x Things.\n# TYPE x gauge\n"
             "x{org=\"c\",group=\"0\"} 3\n");
+}
+
+TEST(CollectorTest, WritesANameThatOneKeyHasTwiceOnce) {
+  Collector collector;
+  collector.Publish("q", {OrgFamily("m", "a", {1}), OrgFamily("n", "a", {1}),
+                          OrgFamily("m", "b", {2})});
+  EXPECT_EQ(Text(*collector.snapshot()),
+            "# HELP m Things.\n# TYPE m gauge\n"
+            "m{org=\"a\",group=\"0\"} 1\n"
+            "m{org=\"b\",group=\"0\"} 2\n"
+            "# HELP n Things.\n# TYPE n gauge\n"
+            "n{org=\"a\",group=\"0\"} 1\n");
 }
 
 // Golden files: whole queries, from the API's JSON to the exposition, checked
