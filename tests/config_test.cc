@@ -832,7 +832,7 @@ TEST(ConfigTest, ReadsZeroFillKeysAndDumpsThem) {
                 "expected_values: {b: [running, \"\", \"null\", \"$$x\"], "
                 "a: [\"1\"]}}"),
       "t.yml", kEnv);
-  const MetricConfig& metric = c.queries[0].metrics[0];
+  const MetricConfig& metric = c.orgs[0].queries[0].metrics[0];
   using Values = std::vector<std::pair<std::string, std::vector<std::string>>>;
   EXPECT_EQ(metric.expected_values,
             (Values{{"b", {"running", "", "null", "$x"}}, {"a", {"1"}}}));
@@ -841,16 +841,17 @@ TEST(ConfigTest, ReadsZeroFillKeysAndDumpsThem) {
   const std::string yaml = RedactedYaml(c);
   EXPECT_NE(yaml.find("keep_seen_for: 1d"), std::string::npos) << yaml;
   Config again = ParseConfig(yaml, "t.yml", kEnv);
-  EXPECT_EQ(again.queries[0].metrics[0].expected_values,
+  EXPECT_EQ(again.orgs[0].queries[0].metrics[0].expected_values,
             metric.expected_values);
-  EXPECT_EQ(again.queries[0].metrics[0].keep_seen_for, metric.keep_seen_for);
+  EXPECT_EQ(again.orgs[0].queries[0].metrics[0].keep_seen_for,
+            metric.keep_seen_for);
   EXPECT_EQ(RedactedYaml(again), yaml);
 
   // Off unless set, and then absent from the dump.
   Config plain =
       ParseConfig(OneMetric("{name: m, value: n, labels: [a]}"), "t.yml", kEnv);
-  EXPECT_TRUE(plain.queries[0].metrics[0].expected_values.empty());
-  EXPECT_EQ(plain.queries[0].metrics[0].keep_seen_for.count(), 0);
+  EXPECT_TRUE(plain.orgs[0].queries[0].metrics[0].expected_values.empty());
+  EXPECT_EQ(plain.orgs[0].queries[0].metrics[0].keep_seen_for.count(), 0);
   EXPECT_EQ(RedactedYaml(plain).find("keep_seen_for"), std::string::npos);
   EXPECT_EQ(RedactedYaml(plain).find("expected_values"), std::string::npos);
 }
