@@ -517,6 +517,16 @@ TEST_F(ExporterBinaryTest, ServesSeveralOrgsWithAnOrgLabel) {
   ASSERT_EQ(check->Wait(std::chrono::seconds(10)), 0) << check->err();
   EXPECT_NE(check->out().find("OK, 3 queries in 2 orgs"), std::string::npos)
       << check->out();
+  // The live check signs in to each org and reports them one after another.
+  check = Run({"--config.check.online",
+               "--config.file=" + (dir_ / "orgs.yml").string()});
+  ASSERT_EQ(check->Wait(std::chrono::seconds(30)), 0) << check->out();
+  const std::string report = check->out();
+  const size_t prod = report.find("org prod:\nOK ec2_by_state: ");
+  const size_t staging = report.find("org staging:\nOK ec2_by_state: ");
+  EXPECT_NE(prod, std::string::npos) << report;
+  EXPECT_NE(staging, std::string::npos) << report;
+  EXPECT_LT(prod, staging) << report;
 
   auto p = Run({"--once", "--config.file=" + (dir_ / "orgs.yml").string()});
   ASSERT_EQ(p->Wait(std::chrono::seconds(60)), 0) << p->err();

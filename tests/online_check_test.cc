@@ -345,30 +345,36 @@ TEST_F(OnlineCheckTest, DescribeIsAnAuthenticatedCountedCall) {
             std::string::npos);
 }
 
-TEST_F(OnlineCheckTest, TheShippedExampleConfigPasses) {
+// Both shipped configs: the example, and the query pack it points to.
+TEST_F(OnlineCheckTest, TheShippedConfigsPass) {
   setenv("CLOUDAWARE_URL", sim_->base_url().c_str(), 1);
   setenv("CLOUDAWARE_CLIENT_ID", "oc-client", 1);
   std::string secret_file =
       ::testing::TempDir() + "oc-secret-" + std::to_string(::getpid());
   { std::ofstream(secret_file) << "oc-secret-value\n"; }
   setenv("CLOUDAWARE_CLIENT_SECRET_FILE", secret_file.c_str(), 1);
-  Config config = LoadConfig(EXAMPLE_CONFIG);
+  for (const char* file : {EXAMPLE_CONFIG, PACKS_CONFIG}) {
+    SCOPED_TRACE(file);
+    Config config = LoadConfig(file);
+    const std::vector<QueryConfig>& queries = config.orgs[0].queries;
+    ASSERT_GE(queries.size(), 5u);
+    sim_->ClearRequestLog();
+    out_.str("");
+    EXPECT_TRUE(Check(config)) << out_.str();
+    std::vector<std::string> lines = Lines(out_.str());
+    ASSERT_EQ(lines.size(), queries.size() + 1);
+    for (size_t i = 0; i < queries.size(); ++i) {
+      EXPECT_EQ(lines[i].rfind("OK " + queries[i].name + ": ", 0), 0u)
+          << lines[i];
+    }
+    for (const auto& [object, n] : Described()) EXPECT_EQ(n, 1) << object;
+    for (const std::string& q : SentQueries()) {
+      EXPECT_NE(q.find(" LIMIT 1"), std::string::npos) << q;
+      EXPECT_EQ(q.find("LIMIT 2000"), std::string::npos) << q;
+    }
+    EXPECT_EQ(SentQueries().size(), queries.size());
+  }
   std::remove(secret_file.c_str());
-  ASSERT_GE(config.orgs[0].queries.size(), 5u);
-  EXPECT_TRUE(Check(config)) << out_.str();
-  std::vector<std::string> lines = Lines(out_.str());
-  ASSERT_EQ(lines.size(), config.orgs[0].queries.size() + 1);
-  for (size_t i = 0; i < config.orgs[0].queries.size(); ++i) {
-    EXPECT_EQ(lines[i].rfind("OK " + config.orgs[0].queries[i].name + ": ", 0),
-              0u)
-        << lines[i];
-  }
-  for (const auto& [object, n] : Described()) EXPECT_EQ(n, 1) << object;
-  for (const std::string& q : SentQueries()) {
-    EXPECT_NE(q.find(" LIMIT 1"), std::string::npos) << q;
-    EXPECT_EQ(q.find("LIMIT 2000"), std::string::npos) << q;
-  }
-  EXPECT_EQ(SentQueries().size(), config.orgs[0].queries.size());
 }
 
 }  // namespace
