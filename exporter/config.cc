@@ -385,19 +385,11 @@ std::string Parser::ResolvePath(const std::string& path) const {
 }
 
 Config Parser::Parse(std::string_view yaml) {
-  YAML::Node root;
-  std::optional<YAML::Mark> second;
-  try {
-    root = YAML::Load(std::string(yaml));
-    second = SecondDocument(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    Fail(e.mark, "", "YAML syntax error: " + e.msg);
-  }
+  YAML::Node root = LoadDocument(std::string(yaml));
   if (root.IsNull()) {
     Fail(YAML::Mark::null_mark(), "",
          "the config is empty; it needs at least cloudaware and queries");
   }
-  if (second) Fail(*second, "", "must hold a single YAML document");
   Mapping top = Map(
       {root, ""}, {"cloudaware", "defaults", "queries", "query_files", "orgs"},
       "a mapping with the keys cloudaware, defaults, queries, query_files "
@@ -509,15 +501,7 @@ void Parser::ParseQueryFile(const Item& at, const std::string& path,
   // parse, so the name is put back only on success.
   const std::string including = file();
   set_file(path);
-  YAML::Node root;
-  std::optional<YAML::Mark> second;
-  try {
-    root = YAML::Load(yaml);
-    second = SecondDocument(yaml);
-  } catch (const YAML::Exception& e) {
-    Fail(e.mark, "", "YAML syntax error: " + e.msg);
-  }
-  if (second) Fail(*second, "", "must hold a single YAML document");
+  YAML::Node root = LoadDocument(yaml);
   Mapping top = Map({root, ""}, {"queries"}, "a mapping with the key queries");
   Item queries = Required(top, "queries");
   std::vector<Item> items = List(queries, "a list of queries");

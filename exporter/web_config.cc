@@ -144,16 +144,7 @@ WebConfigFile Parser::File(const Item& item) const {
 }
 
 WebConfig Parser::Parse(std::string_view text) {
-  const std::string yaml(text);
-  YAML::Node root;
-  std::optional<YAML::Mark> second;
-  try {
-    root = YAML::Load(yaml);
-    second = SecondDocument(yaml);
-  } catch (const YAML::Exception& e) {
-    Fail(e.mark, "", "YAML syntax error: " + e.msg);
-  }
-  if (second) Fail(*second, "", "must hold a single YAML document");
+  YAML::Node root = LoadDocument(std::string(text));
   WebConfig config;
   config.file = file();
   // Like exporter-toolkit, an empty file enables nothing.

@@ -159,6 +159,19 @@ std::vector<YamlReader::Item> YamlReader::List(const Item& item,
   return out;
 }
 
+YAML::Node YamlReader::LoadDocument(const std::string& yaml) const {
+  YAML::Node root;
+  std::optional<YAML::Mark> second;
+  try {
+    root = YAML::Load(yaml);
+    second = SecondDocument(yaml);
+  } catch (const YAML::Exception& e) {
+    Fail(e.mark, "", "YAML syntax error: " + e.msg);
+  }
+  if (second) Fail(*second, "", "must hold a single YAML document");
+  return root;
+}
+
 YamlReader::Item YamlReader::Required(const Mapping& m,
                                       std::string_view key) const {
   if (auto v = m.Get(key)) return *v;

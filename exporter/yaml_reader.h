@@ -76,6 +76,10 @@ class YamlReader {
     Fail(item.node.Mark(), item.path, problem);
   }
 
+  // Parses text that must hold one YAML document; Fail()s on a syntax
+  // error or a second document.
+  YAML::Node LoadDocument(const std::string& yaml) const;
+
   // `what` is what the node must be, for the message. `known` empty: any
   // key is allowed. `check_key`, if set, sees each key first, in document
   // order, and may Fail() on it.
