@@ -478,6 +478,8 @@ class KubernetesTest : public DeployTest {};
 class ComposeTest : public DeployTest {};
 class SystemdTest : public DeployTest {};
 class DockerfileTest : public DeployTest {};
+class DashboardTest : public DeployTest {};
+class RulesTest : public DeployTest {};
 
 YAML::Node ExampleConfig() {
   return YAML::LoadFile(
@@ -1134,6 +1136,115 @@ TEST_F(DockerfileTest, DockerignoreKeepsBuildTreesOut) {
   for (const char* p : {"build*/", ".demo/", ".git"}) {
     EXPECT_TRUE(patterns.count(p)) << p;
   }
+}
+
+// The series of an exporter with several orgs carry an `org` label, except
+// the process-wide ones.
+bool CarriesOrg(const std::string& metric) {
+  return metric.rfind("process_", 0) != 0 &&
+         metric != "cloudaware_exporter_build_info";
+}
+
+// Every expression of a panel or a query variable, by where it is.
+void CollectExprs(const YAML::Node& panels, const std::string& where,
+                  std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& panel : panels) {
+    if (panel["panels"]) CollectExprs(panel["panels"], where, out);
+    for (const auto& target : panel["targets"]) {
+      if (target["expr"])
+        out.emplace_back(where + " / " + Str(panel["title"]),
+                         Str(target["expr"]));
+    }
+  }
+}
+
+// With several orgs, the dashboards choose among them; with one, whose series
+// have no org label, "All" (.*) still matches everything.
+TEST_F(DashboardTest, EveryQueryFiltersOnTheOrg) {
+  int dashboards = 0;
+  for (const auto& entry : fs::directory_iterator(Project("dashboards"))) {
+    if (entry.path().extension() != ".json") continue;
+    ++dashboards;
+    const std::string name = entry.path().filename().string();
+    // JSON is YAML.
+    YAML::Node dashboard = YAML::LoadFile(entry.path().string());
+    std::vector<std::pair<std::string, std::string>> exprs;
+    CollectExprs(dashboard["panels"], name, exprs);
+    bool has_org = false;
+    for (const auto& var : dashboard["templating"]["list"]) {
+      if (Str(var["type"]) == "query")
+        exprs.emplace_back(name + " / $" + Str(var["name"]), Str(var["query"]));
+      if (Str(var["name"]) != "org") continue;
+      has_org = true;
+      EXPECT_EQ(
+          Str(var["query"]),
+          R"(label_values(cloudaware_up{job=~"$job", instance=~"$instance"}, org))")
+          << name;
+      EXPECT_EQ(Str(var["multi"]), "true") << name;
+      EXPECT_EQ(Str(var["includeAll"]), "true") << name;
+      EXPECT_EQ(Str(var["allValue"]), ".*") << name;
+    }
+    EXPECT_TRUE(has_org) << name << " has no org variable";
+    ASSERT_GE(exprs.size(), 20u) << name;
+    const std::regex selector(R"(([\w:]*)\{([^}]*)\})");
+    int filtered = 0;
+    for (const auto& [where, expr] : exprs) {
+      for (std::sregex_iterator it(expr.begin(), expr.end(), selector), end;
+           it != end; ++it) {
+        const std::string metric = (*it)[1], matchers = (*it)[2];
+        // Every selector of a panel filters on the instance (and the org
+        // variable's own query filters on job and instance only).
+        if (matchers.find(R"(instance=~"$instance")") == std::string::npos ||
+            where == name + " / $org")
+          continue;
+        const bool org = matchers.find(R"(org=~"$org")") != std::string::npos;
+        EXPECT_EQ(org, CarriesOrg(metric)) << where << ": " << (*it)[0];
+        filtered += org;
+      }
+    }
+    EXPECT_GE(filtered, 20) << name;
+  }
+  EXPECT_EQ(dashboards, 2);
+}
+
+// Two orgs in one exporter share job and instance: aggregations and joins
+// that keep the instance keep the org too, and the summaries name it.
+TEST_F(RulesTest, AggregationsJoinsAndSummariesKeepTheOrg) {
+  int clauses = 0, summaries = 0;
+  const std::regex clause(R"(\b(by|on|without|ignoring)\s*\(([^)]*)\))");
+  for (const char* file : {"deploy/prometheus/cloudaware-alerts.yml",
+                           "deploy/prometheus/cloudaware-recording.yml"}) {
+    for (const auto& group : YAML::LoadFile(Project(file).string())["groups"]) {
+      for (const auto& rule : group["rules"]) {
+        const std::string name =
+            Str(rule["alert"] ? rule["alert"] : rule["record"]);
+        const std::string expr = Str(rule["expr"]);
+        for (std::sregex_iterator it(expr.begin(), expr.end(), clause), end;
+             it != end; ++it) {
+          std::set<std::string> labels;
+          for (const std::string& l : Split((*it)[2], ','))
+            labels.insert(Trim(l));
+          const std::string kind = (*it)[1];
+          if (kind == "without" || kind == "ignoring") {
+            EXPECT_FALSE(labels.count("org")) << name << ": " << (*it)[0];
+          } else if (labels.count("instance")) {
+            EXPECT_TRUE(labels.count("org")) << name << ": " << (*it)[0];
+            ++clauses;
+          }
+        }
+        // Alerts on the exporter's series (all but `up`) name the org.
+        if (rule["alert"] && expr.find("cloudaware_") != std::string::npos) {
+          EXPECT_NE(Str(rule["annotations"]["summary"])
+                        .find("{{ with $labels.org }} (org {{ . }}){{ end }}"),
+                    std::string::npos)
+              << name;
+          ++summaries;
+        }
+      }
+    }
+  }
+  EXPECT_GE(clauses, 4);
+  EXPECT_GE(summaries, 10);
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 // End to end: the CMDB simulator, the exporter binary with the shipped
-// example queries, and a real Prometheus (Debian's) scraping it every second
-// with the shipped rules. Proves that the target is healthy, that every
-// dashboard expression returns data, that every rule evaluates, and that the
-// token-failure and stale-data alerts fire and resolve.
+// example queries, a second one with the query packs in two orgs, and a real
+// Prometheus (Debian's) scraping both every second with the shipped rules.
+// Proves that the targets are healthy, that every dashboard expression
+// returns data, that every rule evaluates with and without the org label,
+// that the stalled-collector alert finds the simulator's stalled account in
+// each org, and that the token-failure and stale-data alerts fire and
+// resolve.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <yaml-cpp/yaml.h>
@@ -69,6 +72,15 @@ void CollectTargets(const json& panels, const std::string& dashboard,
   }
 }
 
+// A config or query file with every query run every 2 s, instead of every
+// few minutes, and its data stale after 6 s.
+std::string Faster(std::string config) {
+  config = std::regex_replace(config, std::regex(R"(\binterval: \w+)"),
+                              "interval: 2s");
+  return std::regex_replace(config, std::regex(R"(\bstale_after: \w+)"),
+                            "stale_after: 6s");
+}
+
 // The shipped rules with every `for` cut to 1 s, so that alerts fire in a
 // bounded test; the expressions themselves are unchanged.
 std::string FastRules(const fs::path& file) {
@@ -94,6 +106,11 @@ class PrometheusE2eTest : public ::testing::Test {
     cmdb_simulator::SimulatorOptions sim_options;
     cmdb_simulator::GenerateOptions gen;
     gen.records = 5000;
+    // Records modified in the last day, as the stalled-collector alert
+    // measures their age against the wall clock.
+    gen.now_ms = std::chrono::duration<double, std::milli>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
     sim_options.inventory = std::make_shared<const cmdb_simulator::Inventory>(
         cmdb_simulator::Inventory::Generate(gen));
     sim_options.client_id = "e2e-client";
@@ -101,12 +118,24 @@ class PrometheusE2eTest : public ::testing::Test {
     sim_ = test_util::StartTlsSimulator(sim_options, dir_ / "certs");
 
     // The shipped example queries, run every 2 s instead of every few minutes.
-    std::string config = ReadFile(EXAMPLE_CONFIG);
-    config = std::regex_replace(config, std::regex(R"(\binterval: \w+)"),
-                                "interval: 2s");
-    config = std::regex_replace(config, std::regex(R"(\bstale_after: \w+)"),
-                                "stale_after: 6s");
-    WriteFile(dir_ / "exporter.yml", config);
+    WriteFile(dir_ / "exporter.yml", Faster(ReadFile(EXAMPLE_CONFIG)));
+    // The query packs, run the same way, in two orgs of the same simulator.
+    fs::create_directories(dir_ / "packs");
+    for (const auto& entry : fs::directory_iterator(fs::path(PROJECT_DIR) /
+                                                    "deploy/examples/packs")) {
+      WriteFile(dir_ / "packs" / entry.path().filename(),
+                Faster(ReadFile(entry.path())));
+    }
+    std::string orgs = "orgs:\n";
+    for (const char* org : {"prod", "staging"}) {
+      orgs += std::string("  - name: ") + org +
+              "\n    cloudaware:\n"
+              "      url: ${CLOUDAWARE_URL}\n"
+              "      client_id: ${CLOUDAWARE_CLIENT_ID}\n"
+              "      client_secret_file: ${CLOUDAWARE_CLIENT_SECRET_FILE}\n"
+              "    query_files: [packs/*.yml]\n";
+    }
+    WriteFile(dir_ / "packs.yml", orgs);
     WriteFile(dir_ / "secret", "e2e-secret");
     setenv("CLOUDAWARE_URL",
            ("https://localhost:" + std::to_string(sim_->port())).c_str(), 1);
@@ -120,6 +149,12 @@ class PrometheusE2eTest : public ::testing::Test {
             "--config.file=" + (dir_ / "exporter.yml").string(),
             "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port_)},
         dir_, "exporter-");
+    packs_port_ = FreePort();
+    packs_exporter_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            EXPORTER_BINARY, "--config.file=" + (dir_ / "packs.yml").string(),
+            "--web.listen-address=127.0.0.1:" + std::to_string(packs_port_)},
+        dir_, "packs-exporter-");
     unsetenv("SSL_CERT_FILE");
 
     for (const auto& entry :
@@ -140,7 +175,8 @@ class PrometheusE2eTest : public ::testing::Test {
             "/*.yml']\n"
             "scrape_configs:\n  - job_name: cloudaware\n    static_configs:\n"
             "      - targets: ['127.0.0.1:" +
-            std::to_string(exporter_port_) + "']\n");
+            std::to_string(exporter_port_) +
+            "', '127.0.0.1:" + std::to_string(packs_port_) + "']\n");
     prometheus_ = std::make_unique<Process>(
         std::vector<std::string>{
             PROMETHEUS_BINARY,
@@ -157,12 +193,15 @@ class PrometheusE2eTest : public ::testing::Test {
     if (HasFailure()) {
       std::cerr << "--- exporter log\n"
                 << exporter_->err().substr(0, 20000) << "\n";
+      std::cerr << "--- packs exporter log\n"
+                << packs_exporter_->err().substr(0, 20000) << "\n";
       std::cerr << "--- prometheus log (tail)\n";
       std::string p = prometheus_->err();
       std::cerr << p.substr(p.size() > 8000 ? p.size() - 8000 : 0) << "\n";
     }
     prometheus_.reset();
     exporter_.reset();
+    packs_exporter_.reset();
     sim_->Stop();
     fs::remove_all(dir_);
   }
@@ -193,22 +232,30 @@ class PrometheusE2eTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<cmdb_simulator::Simulator> sim_;
-  std::unique_ptr<Process> exporter_, prometheus_;
+  std::unique_ptr<Process> exporter_, packs_exporter_, prometheus_;
   std::unique_ptr<httplib::Client> prom_;
-  int exporter_port_ = 0, prometheus_port_ = 0, rule_files_ = 0;
+  int exporter_port_ = 0, packs_port_ = 0, prometheus_port_ = 0,
+      rule_files_ = 0;
 };
 
 TEST_F(PrometheusE2eTest, DashboardsRulesAndAlertsAgainstARealPrometheus) {
-  // (a) The target is up and scraped without errors.
+  // (a) The targets are up and scraped without errors, and the freshness
+  // gauges of both orgs are in.
   ASSERT_TRUE(Eventually(std::chrono::seconds(60), [&] {
-    json r = Query("up{job=\"cloudaware\"} == 1 and on() cloudaware_up == 1");
+    json r = Query(
+        "count(up{job=\"cloudaware\"} == 1) == 2 and on() "
+        "count(cloudaware_up == 1) == 3 and on() "
+        "count(count by (org) "
+        "(cloudaware_aws_newest_modification_timestamp_seconds)) == 2");
     return r.is_object() && !r["result"].empty();
-  })) << "the exporter never became a healthy target";
+  })) << "the exporters never became healthy targets";
   json targets = Api("/api/v1/targets");
   ASSERT_TRUE(targets.is_object());
-  ASSERT_EQ(targets["activeTargets"].size(), 1u);
-  EXPECT_EQ(targets["activeTargets"][0]["health"], "up");
-  EXPECT_EQ(targets["activeTargets"][0]["lastError"], "");
+  ASSERT_EQ(targets["activeTargets"].size(), 2u);
+  for (const json& target : targets["activeTargets"]) {
+    EXPECT_EQ(target["health"], "up") << target["scrapeUrl"];
+    EXPECT_EQ(target["lastError"], "") << target["scrapeUrl"];
+  }
   // A few seconds of samples for rates and deltas.
   std::this_thread::sleep_for(std::chrono::seconds(6));
 
@@ -245,6 +292,33 @@ TEST_F(PrometheusE2eTest, DashboardsRulesAndAlertsAgainstARealPrometheus) {
   EXPECT_GE(evaluated, 10);
   EXPECT_EQ(AlertState("CloudawareTokenRequestsFailing"), "inactive");
   EXPECT_EQ(AlertState("CloudawareDataStale"), "inactive");
+
+  // The simulator's one stalled AWS account, days behind, fires the
+  // stalled-collector alert in each org; the other accounts are fresh.
+  json fresh = Query(
+      "count by (org) (cloudaware_aws_newest_modification_timestamp_seconds)");
+  ASSERT_TRUE(fresh.is_object());
+  ASSERT_EQ(fresh["result"].size(), 2u);
+  for (const json& org : fresh["result"])
+    EXPECT_GE(std::stoi(org["value"][1].get<std::string>()), 3) << org;
+  json stalled;
+  EXPECT_TRUE(
+      Eventually(std::chrono::seconds(30),
+                 [&] {
+                   stalled = Query(
+                       "ALERTS{alertname=\"CloudawareCollectorStalled\", "
+                       "alertstate=\"firing\"}");
+                   return stalled.is_object() && stalled["result"].size() == 2;
+                 }))
+      << AlertState("CloudawareCollectorStalled") << " " << stalled.dump();
+  std::set<std::string> stalled_orgs, stalled_accounts;
+  for (const json& alert : stalled["result"]) {
+    EXPECT_EQ(alert["metric"]["cloud"], "aws") << alert;
+    stalled_orgs.insert(alert["metric"].value("org", ""));
+    stalled_accounts.insert(alert["metric"].value("account", ""));
+  }
+  EXPECT_EQ(stalled_orgs, (std::set<std::string>{"prod", "staging"}));
+  EXPECT_EQ(stalled_accounts.size(), 1u);
 
   // (d) The token alert fires while the simulator rejects the credentials and
   // resolves once it accepts them again (after the exporter's backoff).
