@@ -122,8 +122,8 @@ class ExporterIntegrationTest : public ::testing::Test {
     http_ = std::make_unique<HttpClient>(config_.orgs[0].cloudaware, lookup);
     tokens_ = std::make_unique<TokenSource>(config_.orgs[0].cloudaware, *http_,
                                             metrics_, token_options_);
-    client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_, *http_,
-                                           metrics_, client_options_);
+    client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_,
+                                           *http_, metrics_, client_options_);
     poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_,
                                        store_);
   }
@@ -1355,7 +1355,8 @@ TEST_F(ExporterIntegrationTest, AChangedOrStaleQueryIsNotRestored) {
 
   Config changed = config_;
   const std::string soql = changed.orgs[0].queries[0].soql;
-  changed.orgs[0].queries[0].soql = soql.substr(0, soql.rfind("LIMIT")) + "LIMIT 1999";
+  changed.orgs[0].queries[0].soql =
+      soql.substr(0, soql.rfind("LIMIT")) + "LIMIT 1999";
   Restarted restarted(changed, *client_, store);
   EXPECT_FALSE(restarted.poller.ready());
   const std::string text = Joined(restarted.collector);

@@ -295,8 +295,8 @@ class FaultTest : public ::testing::Test {
           std::min(client_options.limit_pause, q.interval);
     }
     limit_pause_ = client_options.limit_pause;
-    client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_, *http_,
-                                           metrics_, client_options);
+    client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_,
+                                           *http_, metrics_, client_options);
     poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
 
     WebOptions web_options;

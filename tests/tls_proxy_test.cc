@@ -172,10 +172,10 @@ struct Client {
     TokenSource::Options backoff;
     backoff.min_backoff = std::chrono::milliseconds(300);
     backoff.max_backoff = std::chrono::milliseconds(600);
-    tokens = std::make_unique<TokenSource>(config.orgs[0].cloudaware, *http, metrics,
-                                           backoff);
-    cmdb = std::make_unique<CmdbClient>(config.orgs[0].cloudaware, *tokens, *http,
-                                        metrics);
+    tokens = std::make_unique<TokenSource>(config.orgs[0].cloudaware, *http,
+                                           metrics, backoff);
+    cmdb = std::make_unique<CmdbClient>(config.orgs[0].cloudaware, *tokens,
+                                        *http, metrics);
   }
   ~Client() { http->Stop(); }
 
