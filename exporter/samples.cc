@@ -486,7 +486,9 @@ std::vector<LabelSet> ExpectedLabelSets(const MetricConfig& metric,
                                         size_t max_length) {
   std::vector<std::pair<std::string, std::vector<std::string>>> listed;
   std::vector<std::string> unlisted;
-  for (const auto& [name, column] : metric.labels) {
+  for (const auto& label : metric.labels) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string& name = label.first;
     auto it = std::find_if(
         metric.expected_values.begin(), metric.expected_values.end(),
         [&name](const auto& entry) { return entry.first == name; });
