@@ -1,5 +1,6 @@
 #include "exporter/soql_refs.h"
 
+#include <cctype>
 #include <optional>
 #include <utility>
 
@@ -458,6 +459,10 @@ std::string WithLimit(std::string_view soql, const SoqlRefs& refs,
                       int64_t limit) {
   std::string out(soql.substr(0, refs.limit_begin));
   if (refs.has_limit) {
+    // "LIMIT+5" is read as LIMIT 5; its number must not become "LIMIT1".
+    if (!out.empty() && std::isalnum(static_cast<unsigned char>(out.back()))) {
+      out += ' ';
+    }
     out += std::to_string(limit);
   } else {
     out += " LIMIT " + std::to_string(limit);

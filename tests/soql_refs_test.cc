@@ -177,6 +177,8 @@ TEST(SoqlRefsTest, WithLimitReplacesOrAddsTheLimit) {
       {"SELECT Id FROM X FOR VIEW", "SELECT Id FROM X LIMIT 1 FOR VIEW"},
       {"SELECT Id FROM X WHERE A__c IN ('a')FOR VIEW",
        "SELECT Id FROM X WHERE A__c IN ('a') LIMIT 1 FOR VIEW"},
+      {"SELECT Id FROM X LIMIT+5 OFFSET 2",
+       "SELECT Id FROM X LIMIT 1 OFFSET 2"},
   };
   for (const auto& [in, want] : cases) {
     EXPECT_EQ(WithLimit(in, ParseSoqlRefs(in), 1), want);
