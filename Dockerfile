@@ -22,14 +22,10 @@ COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCLOUDAWARE_BUILD_TESTS=OFF \
  && cmake --build /build -j "$(nproc)" --target cloudaware_exporter
 
-# cmdb_simulator lives under tests/, which CMake configures only with the
-# tests on, and then it requires GoogleTest and Prometheus: so this stage
-# installs the full (build and test) package set. Only the simulator target
-# is built, and only `--target simulator` builds this stage.
+# The fake CMDB alone: it needs no test packages either.
 FROM build-deps AS build-simulator
-RUN deploy/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCLOUDAWARE_BUILD_TESTS=OFF \
  && cmake --build /build -j "$(nproc)" --target cmdb_simulator
 
 # What the binaries need at run time, and nothing else: no compiler, no curl.
@@ -44,7 +40,7 @@ RUN --mount=type=bind,source=deploy/install-deps.sh,target=/tmp/install-deps.sh 
 # The fake CMDB API for docker-compose.yml. Plain HTTP unless --tls-cert and
 # --tls-key are given.
 FROM runtime AS simulator
-COPY --from=build-simulator /build/tests/cmdb_simulator /usr/local/bin/cmdb_simulator
+COPY --from=build-simulator /build/simulator/cmdb_simulator /usr/local/bin/cmdb_simulator
 USER 65532:65532
 EXPOSE 8443
 ENTRYPOINT ["/usr/local/bin/cmdb_simulator"]

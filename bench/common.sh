@@ -39,7 +39,8 @@ build_targets() {
   shift 2
   if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     echo "== build ($dir, Release)"
-    { [ -f "$dir/CMakeCache.txt" ] || cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release; } >"$log" 2>&1 &&
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCLOUDAWARE_BUILD_TESTS=OFF \
+      -DCLOUDAWARE_BUILD_BENCH=ON >"$log" 2>&1 &&
       cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target "$@" >>"$log" 2>&1 ||
       { tail -40 "$log"; echo "build failed; see $log" >&2; return 1; }
   fi

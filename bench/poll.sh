@@ -15,5 +15,5 @@ build=${BENCH_BUILD_DIR:-build/bench-scrape}
 mkdir -p "$build"
 build_targets "$build" "$build/poll-build.log" poll_bench
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr)"
-"$build/tests/poll_bench" "${BENCH_LATENCY_MS:-50}" "${BENCH_CONCURRENCY:-4}" \
+"$build/bench/poll_bench" "${BENCH_LATENCY_MS:-50}" "${BENCH_CONCURRENCY:-4}" \
   "${BENCH_CYCLES:-3}" "$@"

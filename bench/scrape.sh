@@ -45,8 +45,8 @@ trap 'exit 130' INT TERM
 
 build_targets "$build" "$work/build.log" cmdb_simulator cloudaware_exporter exposer_bench
 exporter_bin=$PWD/$build/exporter/cloudaware_exporter
-simulator_bin=$PWD/$build/tests/cmdb_simulator
-exposer_bin=$PWD/$build/tests/exposer_bench
+simulator_bin=$PWD/$build/simulator/cmdb_simulator
+exposer_bin=$PWD/$build/bench/exposer_bench
 
 # wait_for URL SECONDS PID: until URL answers 2xx, PID dies, or time is up.
 wait_for() {

@@ -47,7 +47,7 @@ trap 'exit 130' INT TERM
 
 build_targets "$build" "$work/build.log" cmdb_simulator cloudaware_exporter
 exporter_bin=$PWD/$build/exporter/cloudaware_exporter
-simulator_bin=$PWD/$build/tests/cmdb_simulator
+simulator_bin=$PWD/$build/simulator/cmdb_simulator
 
 echo "== machine"
 echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -59,7 +59,7 @@ echo "exporter: $("$exporter_bin" --version 2>&1 | head -1)"
 records=$(records_for_series "$series")
 [ "$records" -lt 20000 ] && records=20000
 echo "== simulator (HTTPS, $records records)"
-tests/simulator/gen-certs.sh "$work/certs"
+simulator/gen-certs.sh "$work/certs"
 "$simulator_bin" --listen=127.0.0.1:0 --tls-cert="$work/certs/server.pem" --tls-key="$work/certs/server.key" \
   --client-id=bench --client-secret=bench-secret --records="$records" \
   --port-file="$work/sim.port" >"$work/simulator.log" 2>&1 &

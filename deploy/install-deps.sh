@@ -4,6 +4,7 @@
 # network.
 #   deploy/install-deps.sh           build and test (the default)
 #   deploy/install-deps.sh --build   build only
+#   deploy/install-deps.sh --demo    build, plus what scripts/demo.sh drives
 #   deploy/install-deps.sh --runtime what the built binary needs to run
 #   deploy/install-deps.sh --bench   build, plus what bench/*.sh drive
 set -eu
@@ -16,20 +17,21 @@ build="g++ cmake make pkg-config ca-certificates
 # proxy of the proxy test, clang and its runtime build the fuzzers.
 test="googletest libgtest-dev libgmock-dev openssl curl prometheus clang-format
   tinyproxy clang libclang-rt-14-dev"
+# openssl makes the demo's throwaway certificates, curl polls and scrapes.
+demo="openssl curl"
 # wrk loads the endpoints, nginx serves the same bytes as a yardstick, openssl
-# and curl drive the simulator's HTTPS and the readiness polls; the simulator
-# is built in the tests' tree, whose configuration wants GoogleTest and
-# promtool.
-bench="wrk nginx-light openssl curl googletest libgtest-dev libgmock-dev prometheus"
+# and curl drive the simulator's HTTPS and the readiness polls.
+bench="wrk nginx-light openssl curl"
 runtime="ca-certificates libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libcpp-httplib0.11 libyaml-cpp0.7 libssl3 libcrypt1 zlib1g"
 
 case "${1:-}" in
   "") want="$build $test" ;;
   --build) want="$build" ;;
+  --demo) want="$build $demo" ;;
   --runtime) want="$runtime" ;;
   --bench) want="$build $bench" ;;
-  *) echo "usage: $0 [--build|--runtime|--bench]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--build|--demo|--runtime|--bench]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -12,19 +12,19 @@
 #include <set>
 #include <string>
 
-#include "exporter/cmdb_client.h"
-#include "exporter/collector.h"
-#include "exporter/config.h"
-#include "exporter/http_client.h"
-#include "exporter/landing_page.h"
-#include "exporter/log.h"
-#include "exporter/online_check.h"
-#include "exporter/poller.h"
-#include "exporter/result_store.h"
-#include "exporter/self_metrics.h"
-#include "exporter/status_json.h"
-#include "exporter/token_source.h"
-#include "exporter/web.h"
+#include "exporter/app/landing_page.h"
+#include "exporter/app/online_check.h"
+#include "exporter/app/status_json.h"
+#include "exporter/base/log.h"
+#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/cmdb/http_client.h"
+#include "exporter/cmdb/token_source.h"
+#include "exporter/config/config.h"
+#include "exporter/metrics/self_metrics.h"
+#include "exporter/pipeline/collector.h"
+#include "exporter/pipeline/poller.h"
+#include "exporter/pipeline/result_store.h"
+#include "exporter/web/web.h"
 
 namespace cloudaware_exporter {
 namespace {

@@ -4,18 +4,16 @@
 # Ctrl-C stops both. DEMO_EXIT=1 stops once the first scrape has been shown.
 set -eu
 cd "$(dirname "$0")/.."
-# The simulator is built with the tests (GoogleTest, promtool), so the demo
-# needs the test packages too.
-deploy/install-deps.sh
+deploy/install-deps.sh --demo
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== build"
-cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DCLOUDAWARE_BUILD_TESTS=OFF >/dev/null
 cmake --build build/demo -j "$jobs" --target cmdb_simulator cloudaware_exporter
 
 demo="$PWD/.demo"
 mkdir -p "$demo"
-tests/simulator/gen-certs.sh "$demo/certs"
+simulator/gen-certs.sh "$demo/certs"
 sim_port=${SIM_PORT:-8443}
 web=${EXPORTER_ADDRESS:-127.0.0.1:9866}
 umask 077
@@ -23,7 +21,7 @@ printf 'demo-secret\n' > "$demo/client_secret"
 umask 022
 
 rm -f "$demo/sim.port"
-build/demo/tests/cmdb_simulator --listen=127.0.0.1:"$sim_port" \
+build/demo/simulator/cmdb_simulator --listen=127.0.0.1:"$sim_port" \
   --tls-cert="$demo/certs/server.pem" --tls-key="$demo/certs/server.key" \
   --client-id=demo-client --client-secret=demo-secret --records=20000 \
   --port-file="$demo/sim.port" >"$demo/simulator.log" 2>&1 &

@@ -28,12 +28,12 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 echo "== build (build/soak, RelWithDebInfo)"
-cmake -S . -B build/soak -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$out/build.log" 2>&1 &&
+cmake -S . -B build/soak -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLOUDAWARE_BUILD_TESTS=OFF >"$out/build.log" 2>&1 &&
   cmake --build build/soak -j "$(nproc 2>/dev/null || echo 2)" \
     --target cloudaware_exporter cmdb_simulator >>"$out/build.log" 2>&1 ||
   { tail -40 "$out/build.log"; echo "build failed; see $out/build.log" >&2; exit 2; }
 exporter_bin=$PWD/build/soak/exporter/cloudaware_exporter
-simulator_bin=$PWD/build/soak/tests/cmdb_simulator
+simulator_bin=$PWD/build/soak/simulator/cmdb_simulator
 
 sim_pid=""
 exporter_pid=""
@@ -58,7 +58,7 @@ trap 'exit 130' INT TERM
 
 echo "== simulator (HTTPS, 20000 records) and exporter; output in $out"
 rm -rf "$out/certs"
-tests/simulator/gen-certs.sh "$out/certs"
+simulator/gen-certs.sh "$out/certs"
 secret="soak-secret-$RANDOM$RANDOM"
 umask 077
 printf '%s\n' "$secret" >"$out/client_secret"

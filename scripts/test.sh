@@ -7,7 +7,7 @@ deploy/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== format"
-files=$(git ls-files '*.cc' '*.h' 2>/dev/null || find exporter tests bench -name '*.cc' -o -name '*.h')
+files=$(git ls-files '*.cc' '*.h' 2>/dev/null || find exporter simulator tests bench -name '*.cc' -o -name '*.h')
 # shellcheck disable=SC2086
 clang-format --dry-run --Werror $files
 

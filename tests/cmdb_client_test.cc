@@ -1,11 +1,11 @@
 // The pure parts of the API client: error bodies, Sforce-Limit-Info, URLs
 // and the hints for OAuth errors.
-#include "exporter/cmdb_client.h"
+#include "exporter/cmdb/cmdb_client.h"
 
 #include <gtest/gtest.h>
 
-#include "exporter/http_client.h"
-#include "exporter/token_source.h"
+#include "exporter/cmdb/http_client.h"
+#include "exporter/cmdb/token_source.h"
 
 namespace cloudaware_exporter {
 namespace {

@@ -1,4 +1,4 @@
-#include "exporter/collector.h"
+#include "exporter/pipeline/collector.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "exporter/samples.h"
+#include "exporter/pipeline/samples.h"
 
 namespace cloudaware_exporter {
 namespace {

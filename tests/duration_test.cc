@@ -1,4 +1,4 @@
-#include "exporter/duration.h"
+#include "exporter/base/duration.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "exporter/gzip.h"
+#include "exporter/base/gzip.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/collector.h"
+#include "exporter/pipeline/collector.h"
 
 namespace cloudaware_exporter {
 namespace {

@@ -1,7 +1,7 @@
 // HttpClient's bounds against a local server that misbehaves on purpose:
 // an answer that trickles in forever, one that is too large, and a wait cut
 // short by Stop().
-#include "exporter/http_client.h"
+#include "exporter/cmdb/http_client.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "exporter/cmdb_client.h"
+#include "exporter/cmdb/cmdb_client.h"
 
 namespace cloudaware_exporter {
 namespace {

@@ -1,4 +1,4 @@
-#include "exporter/landing_page.h"
+#include "exporter/app/landing_page.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "exporter/log.h"
+#include "exporter/base/log.h"
 
 #include <gtest/gtest.h>
 

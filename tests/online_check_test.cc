@@ -1,7 +1,7 @@
 // --config.check.online against the in-process CMDB simulator: a clean
 // report, every kind of failure by name, LIMIT 1 on the wire, one describe
 // per object, a refused token, and the shipped example config.
-#include "exporter/online_check.h"
+#include "exporter/app/online_check.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "exporter/cmdb_client.h"
-#include "exporter/config.h"
-#include "exporter/http_client.h"
-#include "exporter/log.h"
-#include "exporter/self_metrics.h"
-#include "exporter/token_source.h"
+#include "exporter/base/log.h"
+#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/cmdb/http_client.h"
+#include "exporter/cmdb/token_source.h"
+#include "exporter/config/config.h"
+#include "exporter/metrics/self_metrics.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
 

@@ -18,14 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "exporter/cmdb_client.h"
-#include "exporter/collector.h"
-#include "exporter/config.h"
-#include "exporter/http_client.h"
-#include "exporter/log.h"
-#include "exporter/poller.h"
-#include "exporter/self_metrics.h"
-#include "exporter/token_source.h"
+#include "exporter/base/log.h"
+#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/cmdb/http_client.h"
+#include "exporter/cmdb/token_source.h"
+#include "exporter/config/config.h"
+#include "exporter/metrics/self_metrics.h"
+#include "exporter/pipeline/collector.h"
+#include "exporter/pipeline/poller.h"
 #include "exposition_util.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"

@@ -1,4 +1,4 @@
-#include "exporter/result_store.h"
+#include "exporter/pipeline/result_store.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/log.h"
+#include "exporter/base/log.h"
 
 namespace cloudaware_exporter {
 namespace {

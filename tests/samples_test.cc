@@ -1,4 +1,4 @@
-#include "exporter/samples.h"
+#include "exporter/pipeline/samples.h"
 
 #include <gtest/gtest.h>
 

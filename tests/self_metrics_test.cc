@@ -1,4 +1,4 @@
-#include "exporter/self_metrics.h"
+#include "exporter/metrics/self_metrics.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "exporter/process_metrics.h"
+#include "exporter/metrics/process_metrics.h"
 
 namespace cloudaware_exporter {
 namespace {

@@ -1,4 +1,4 @@
-#include "exporter/soql_refs.h"
+#include "exporter/config/soql_refs.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "exporter/status_json.h"
+#include "exporter/app/status_json.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The CMDB simulator over HTTPS for tests, with a throwaway CA made by
-// tests/simulator/gen-certs.sh (the test target defines GEN_CERTS_SCRIPT).
+// simulator/gen-certs.sh (the test target defines GEN_CERTS_SCRIPT).
 #ifndef CLOUDAWARE_EXPORTER_TESTS_TLS_SIMULATOR_H_
 #define CLOUDAWARE_EXPORTER_TESTS_TLS_SIMULATOR_H_
 

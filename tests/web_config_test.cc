@@ -1,4 +1,4 @@
-#include "exporter/web_config.h"
+#include "exporter/web/web_config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

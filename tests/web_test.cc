@@ -1,4 +1,4 @@
-#include "exporter/web.h"
+#include "exporter/web/web.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "bcrypt_util.h"
-#include "exporter/gzip.h"
+#include "exporter/base/gzip.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -400,7 +400,7 @@ TEST(WebTest, BadAddressIsAnError) {
 }
 
 // TLS, basic auth and headers from a web config. Certificates come from
-// tests/simulator/gen-certs.sh: certs/ (CA, server, client) and other/ (a
+// simulator/gen-certs.sh: certs/ (CA, server, client) and other/ (a
 // second, unrelated CA with its own server and client).
 class WebConfigServingTest : public ::testing::Test {
  protected:

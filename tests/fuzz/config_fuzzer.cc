@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "exporter/config.h"
+#include "exporter/config/config.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "exporter/cmdb_client.h"
+#include "exporter/cmdb/cmdb_client.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view header(reinterpret_cast<const char*>(data), size);

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/cmdb_client.h"
+#include "exporter/cmdb/cmdb_client.h"
 #include "tests/fuzz/fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

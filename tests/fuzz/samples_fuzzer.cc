@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "exporter/cmdb_client.h"
-#include "exporter/config.h"
-#include "exporter/samples.h"
+#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/config/config.h"
+#include "exporter/pipeline/samples.h"
 
 namespace cloudaware_exporter {
 namespace {

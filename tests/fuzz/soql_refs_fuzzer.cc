@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "exporter/soql_refs.h"
+#include "exporter/config/soql_refs.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cloudaware_exporter;

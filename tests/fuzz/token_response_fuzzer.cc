@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "exporter/token_source.h"
+#include "exporter/cmdb/token_source.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace cloudaware_exporter {

@@ -1,0 +1,49 @@
+// The JSON of /status: build information, the effective config with its
+// secrets redacted, and for each Cloudaware org the token's state, the API
+// budget and every query's last run. A pure function of snapshots that main
+// takes from the Poller, TokenSource and CmdbClient of each org; the web
+// server calls it through WebHandlers::status on its own threads.
+#ifndef CLOUDAWARE_EXPORTER_STATUS_JSON_H_
+#define CLOUDAWARE_EXPORTER_STATUS_JSON_H_
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/cmdb/token_source.h"
+#include "exporter/pipeline/poller.h"
+
+namespace cloudaware_exporter {
+
+// One org's pipeline. The name is "" for the single org of a config
+// without a list of orgs.
+struct OrgStatus {
+  std::string name;
+  std::string url;
+  TokenStatus token;
+  ApiBudget api;
+  bool ready = false;
+  std::vector<Poller::QueryStatus> queries;
+};
+
+struct ExporterStatus {
+  std::string version;
+  std::string revision;
+  std::chrono::system_clock::time_point start_time;
+  std::string config_file;
+  std::string config_yaml;  // RedactedYaml() of the config in effect
+  std::vector<OrgStatus> orgs;
+};
+
+// "2026-12-02T09:46:26.123Z": RFC 3339 in UTC, to the millisecond.
+std::string FormatRfc3339(std::chrono::system_clock::time_point t);
+
+// Times are RFC 3339 strings, or null for what has never happened. Keys come
+// in the README's order (ordered_json), which reads better than sorted.
+nlohmann::ordered_json StatusJson(const ExporterStatus& status);
+
+}  // namespace cloudaware_exporter
+
+#endif  // CLOUDAWARE_EXPORTER_STATUS_JSON_H_

@@ -1,0 +1,1037 @@
+#include "exporter/config/config.h"
+
+#include <glob.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <initializer_list>
+#include <map>
+
+#include "exporter/base/duration.h"
+#include "exporter/base/file_util.h"
+#include "exporter/config/yaml_reader.h"
+
+namespace cloudaware_exporter {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr size_t kMaxConfigBytes = 16 << 20;
+// A secret file is a few dozen bytes; the limit stops a mistaken path such
+// as /dev/zero from hanging the exporter.
+constexpr size_t kMaxSecretBytes = 64 << 10;
+constexpr milliseconds kMinInterval{1000};
+constexpr int64_t kMaxSeries = 1000000;
+
+// The exporter's own metrics (SPEC.md), with the series names the histogram
+// adds, so that a configured metric cannot collide with them.
+constexpr auto kOwnMetrics = std::to_array<std::string_view>({
+    "cloudaware_up",
+    "cloudaware_token_requests_total",
+    "cloudaware_token_last_success_timestamp_seconds",
+    "cloudaware_token_valid",
+    "cloudaware_api_requests_total",
+    "cloudaware_api_request_duration_seconds",
+    "cloudaware_api_request_duration_seconds_bucket",
+    "cloudaware_api_request_duration_seconds_sum",
+    "cloudaware_api_request_duration_seconds_count",
+    "cloudaware_api_daily_requests_limit",
+    "cloudaware_api_daily_requests_used",
+    "cloudaware_query_success",
+    "cloudaware_query_duration_seconds",
+    "cloudaware_query_last_success_timestamp_seconds",
+    "cloudaware_query_errors_total",
+    "cloudaware_query_series",
+    "cloudaware_query_series_dropped_total",
+    "cloudaware_query_interval_seconds",
+});
+
+bool IsName(std::string_view s, bool allow_colon) {
+  auto first = [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (allow_colon && c == ':');
+  };
+  if (s.empty() || !first(s[0])) return false;
+  return std::all_of(s.begin() + 1, s.end(), [&](char c) {
+    return first(c) || (c >= '0' && c <= '9');
+  });
+}
+
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80         ? 1
+               : (c >> 5) == 6  ? 2
+               : (c >> 4) == 14 ? 3
+               : (c >> 3) == 30 ? 4
+                                : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+        (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return c >= '0' && c <= '9'; });
+}
+
+class Parser : public YamlReader {
+ public:
+  Parser(const std::string& file, const EnvLookup& env)
+      : YamlReader(file), env_(env), config_file_(file) {}
+
+  Config Parse(std::string_view yaml);
+
+ private:
+  [[noreturn]] void Throw(std::string message) const override;
+
+  // Also expands ${VAR} and checks that the result is UTF-8.
+  std::string String(const Item& item) const override;
+  std::string NonEmpty(const Item& item) const;
+  std::string ExpandEnv(const Item& item, const std::string& in) const;
+  milliseconds Duration(const Item& item, milliseconds min) const;
+  int64_t Integer(const Item& item, int64_t min, int64_t max) const;
+  // A byte count: an integer, or one with a KiB, MiB or GiB suffix.
+  int64_t Bytes(const Item& item, int64_t min, int64_t max) const;
+  // A share from 0 up to (not including) 1: a percentage such as 10% or
+  // 2.5%, or a fraction such as 0.1.
+  double Share(const Item& item) const;
+  size_t OneOf(const Item& item,
+               std::initializer_list<std::string_view> choices) const;
+  std::string Url(const Item& item, bool port_required,
+                  std::string* host = nullptr) const;
+  std::string ResolvePath(const std::string& path) const;
+
+  CloudawareConfig ParseCloudaware(const Item& item);
+  void ParseSecret(const Mapping& m, CloudawareConfig& c);
+  // An org's queries: `queries` inline, then those of `query_files`.
+  void ParseQueries(const Mapping& m, const Config& config, OrgConfig& org);
+  void ParseQueryFile(const Item& at, const std::string& path,
+                      const Config& config, OrgConfig& org);
+  QueryConfig ParseQuery(const Item& item, const Config& config);
+  MetricConfig ParseMetric(const Item& item, const QueryConfig& query);
+  std::string LabelName(const Item& item, const std::string& name,
+                        std::string_view hint = "") const;
+
+  const EnvLookup& env_;
+  // Scrubbed from every message, in case the secret also reached another
+  // field through an alias or a shared environment variable.
+  std::vector<std::string> secrets_;
+  // Per org: names -> where they were defined, for duplicate errors.
+  std::map<std::string, std::string> query_paths_;
+  std::map<std::string, std::string> metric_paths_;
+  // With an orgs list, the `org` label is the exporter's.
+  bool several_orgs_ = false;
+  const std::string config_file_;
+};
+
+// Where an item is, for "also at" in duplicate errors: its path, after its
+// file name when it is not in the config file itself.
+std::string Where(const std::string& file, const std::string& config_file,
+                  const std::string& path) {
+  return file == config_file ? path : file + ": " + path;
+}
+
+bool IsOrgName(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && s[0] != '.' && s[0] != '-' &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                  c == '-' || c == '.';
+         });
+}
+
+// The files a query_files entry names: itself, or what a glob pattern
+// matches, sorted.
+std::vector<std::string> Glob(const std::string& pattern) {
+  if (pattern.find_first_of("*?[") == std::string::npos) return {pattern};
+  glob_t g{};
+  std::vector<std::string> paths;
+  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) paths.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  return paths;
+}
+
+void Parser::Throw(std::string message) const {
+  const std::string redacted = Secret().ToString();
+  for (const auto& secret : secrets_) {
+    if (secret.empty()) continue;
+    for (size_t at = message.find(secret); at != std::string::npos;
+         at = message.find(secret, at + redacted.size())) {
+      message.replace(at, secret.size(), redacted);
+    }
+  }
+  throw ConfigError(message);
+}
+
+std::string Parser::String(const Item& item) const {
+  std::string s = ExpandEnv(item, YamlReader::String(item));
+  // yaml-cpp passes bytes through; metric text and the dump need UTF-8.
+  if (!IsUtf8(s)) Fail(item, "must be UTF-8 text");
+  return s;
+}
+
+std::string Parser::NonEmpty(const Item& item) const {
+  if (item.node.IsNull()) Fail(item, "must not be empty");
+  std::string s = String(item);
+  if (s.empty()) Fail(item, "must not be empty");
+  return s;
+}
+
+// Messages here never quote the text itself: it may be the client secret.
+std::string Parser::ExpandEnv(const Item& item, const std::string& in) const {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '$' || i + 1 == in.size()) {
+      out += in[i];
+    } else if (in[i + 1] == '$') {
+      out += '$';
+      ++i;
+    } else if (in[i + 1] == '{') {
+      size_t end = in.find('}', i + 2);
+      if (end == std::string::npos) {
+        Fail(item, "'${' without a closing '}' (write $$ for a literal $)");
+      }
+      std::string name = in.substr(i + 2, end - i - 2);
+      if (!IsName(name, false)) {
+        Fail(item,
+             "'${...}' must hold an environment variable name such as "
+             "${CLOUDAWARE_CLIENT_ID} (write $$ for a literal $)");
+      }
+      std::optional<std::string> value = env_(name);
+      if (!value) Fail(item, "environment variable " + name + " is not set");
+      out += *value;
+      i = end;
+    } else {
+      out += '$';
+    }
+  }
+  return out;
+}
+
+int64_t Parser::Integer(const Item& item, int64_t min, int64_t max) const {
+  std::string s = String(item);
+  int64_t n = IsDigits(s) && s.size() <= 12 ? std::stoll(s) : -1;
+  if (n < min || n > max) {
+    Fail(item, "must be an integer from " + std::to_string(min) + " to " +
+                   std::to_string(max) + ", got " + Quote(s));
+  }
+  return n;
+}
+
+int64_t Parser::Bytes(const Item& item, int64_t min, int64_t max) const {
+  std::string s = String(item);
+  int64_t unit = 1;
+  std::string_view digits = s;
+  for (auto [suffix, size] :
+       {std::pair{"KiB", int64_t{1} << 10}, std::pair{"MiB", int64_t{1} << 20},
+        std::pair{"GiB", int64_t{1} << 30}}) {
+    if (digits.ends_with(suffix)) {
+      digits.remove_suffix(3);
+      unit = size;
+      break;
+    }
+  }
+  int64_t n = -1;
+  if (IsDigits(digits) && digits.size() <= 12) {
+    // Compared before multiplying: twelve digits of GiB overflow int64_t.
+    int64_t count = std::stoll(std::string(digits));
+    if (count <= max / unit) n = count * unit;
+  }
+  if (n < min || n > max) {
+    Fail(item, "must be a size from " + std::to_string(min) + " to " +
+                   std::to_string(max) +
+                   " bytes (a number, or one ending in KiB, MiB or GiB), "
+                   "got " +
+                   Quote(s));
+  }
+  return n;
+}
+
+double Parser::Share(const Item& item) const {
+  std::string s = String(item);
+  std::string_view number = s;
+  const bool percent = number.ends_with('%');
+  if (percent) number.remove_suffix(1);
+  double x = -1;
+  // Digits and at most one dot: no signs, exponents, inf or nan.
+  if (!number.empty() && number.size() <= 12 &&
+      number.find_first_not_of("0123456789.") == std::string_view::npos &&
+      number.find('.') == number.rfind('.') && number.front() != '.' &&
+      number.back() != '.') {
+    std::from_chars(number.data(), number.data() + number.size(), x);
+    if (percent) x /= 100;
+  }
+  if (!(x >= 0 && x < 1)) {
+    Fail(item,
+         "must be a share below 100%, such as 10% or 0.1, got " + Quote(s));
+  }
+  return x;
+}
+
+milliseconds Parser::Duration(const Item& item, milliseconds min) const {
+  std::string s = String(item);
+  std::optional<milliseconds> d = ParseDuration(s);
+  if (!d) {
+    Fail(item, "must be a duration such as 30s, 5m or 1h, got " + Quote(s));
+  }
+  if (*d < min) {
+    Fail(item, "must be at least " + FormatDuration(min) + ", got " + Quote(s));
+  }
+  return *d;
+}
+
+size_t Parser::OneOf(const Item& item,
+                     std::initializer_list<std::string_view> choices) const {
+  std::string s = String(item);
+  auto it = std::find(choices.begin(), choices.end(), s);
+  if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
+  std::string names;
+  for (auto c : choices) {
+    names += (names.empty() ? "" : " or ") + std::string(c);
+  }
+  Fail(item, "must be " + names + ", got " + Quote(s));
+}
+
+// http(s)://host[:port] with an optional trailing slash, which is dropped.
+std::string Parser::Url(const Item& item, bool port_required,
+                        std::string* host_out) const {
+  std::string s = String(item);
+  std::string_view rest = s;
+  std::string scheme;
+  for (std::string_view prefix : {"https://", "http://"}) {
+    if (rest.starts_with(prefix)) {
+      scheme = prefix;
+      rest.remove_prefix(prefix.size());
+      break;
+    }
+  }
+  if (scheme.empty()) {
+    Fail(item, "must start with https:// or http://, got " + Quote(s));
+  }
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  // Before anything echoes the URL: user:password@ would be a credential.
+  if (rest.find('@') != std::string_view::npos) {
+    Fail(item, "must not contain user credentials");
+  }
+  if (rest.find_first_of("/?#") != std::string_view::npos) {
+    Fail(item,
+         "must be just scheme://host[:port], without a path, query or "
+         "fragment, got " +
+             Quote(s));
+  }
+  std::string_view host = rest;
+  std::optional<std::string_view> port;
+  size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos &&
+      rest.find(']', colon) == std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  bool host_ok = !host.empty();
+  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  for (char c : bracketed ? host.substr(1, host.size() - 2) : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+              (bracketed && c == ':');
+    host_ok = host_ok && ok;
+  }
+  if (!host_ok) Fail(item, "has no valid host, got " + Quote(s));
+  if (port && (!IsDigits(*port) || port->size() > 5 ||
+               std::stoi(std::string(*port)) < 1 ||
+               std::stoi(std::string(*port)) > 65535)) {
+    Fail(item, "has an invalid port, got " + Quote(s));
+  }
+  if (port_required && !port) {
+    Fail(item,
+         "must include a port, such as http://proxy.example.com:3128, got " +
+             Quote(s));
+  }
+  if (host_out != nullptr) {
+    host_out->clear();
+    for (char c : host) {
+      *host_out +=
+          static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return scheme + std::string(rest);
+}
+
+std::string Parser::ResolvePath(const std::string& path) const {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(file()).parent_path() / p).string();
+}
+
+Config Parser::Parse(std::string_view yaml) {
+  YAML::Node root = LoadDocument(std::string(yaml));
+  if (root.IsNull()) {
+    Fail(YAML::Mark::null_mark(), "",
+         "the config is empty; it needs at least cloudaware and queries");
+  }
+  Mapping top = Map(
+      {root, ""}, {"cloudaware", "defaults", "queries", "query_files", "orgs"},
+      "a mapping with the keys cloudaware, defaults, queries, query_files "
+      "or orgs");
+
+  Config config;
+  config.file = file();
+  // Before the queries, which take their defaults from it.
+  if (auto defaults = top.Get("defaults")) {
+    Mapping m = Map(*defaults, {"interval", "stale_after", "max_series",
+                                "max_label_value_length"});
+    if (auto v = m.Get("interval")) {
+      config.default_interval = Duration(*v, kMinInterval);
+    }
+    if (auto v = m.Get("max_series")) {
+      config.default_max_series = Integer(*v, 1, kMaxSeries);
+    }
+    if (auto v = m.Get("max_label_value_length")) {
+      config.max_label_value_length =
+          static_cast<size_t>(Integer(*v, 16, 65536));
+    }
+    if (auto v = m.Get("stale_after")) {
+      config.default_stale_after = Duration(*v, kMinInterval);
+    }
+  }
+  std::optional<Item> orgs = top.Get("orgs");
+  if (!orgs) {
+    OrgConfig org;
+    org.cloudaware = ParseCloudaware(Required(top, "cloudaware"));
+    ParseQueries(top, config, org);
+    config.orgs.push_back(std::move(org));
+    return config;
+  }
+  for (const char* key : {"cloudaware", "queries", "query_files"}) {
+    if (auto v = top.Get(key)) {
+      Fail(*v, std::string("with orgs, each org has its own ") + key +
+                   "; move it into the entries of orgs");
+    }
+  }
+  several_orgs_ = true;
+  std::vector<Item> items = List(*orgs, "a list of orgs");
+  if (items.empty()) Fail(*orgs, "must list at least one org");
+  std::map<std::string, std::string> org_paths;
+  for (const Item& item : items) {
+    Mapping m = Map(item, {"name", "cloudaware", "queries", "query_files"});
+    OrgConfig org;
+    Item name = Required(m, "name");
+    org.name = String(name);
+    if (!IsOrgName(org.name)) {
+      Fail(name,
+           "must be 1 to 64 letters, digits, '_', '-' or '.', not starting "
+           "with '-' or '.', got " +
+               Quote(org.name));
+    }
+    auto [seen, fresh] = org_paths.emplace(org.name, name.path);
+    if (!fresh) {
+      Fail(name, "duplicate org name " + Quote(org.name) + " (also at " +
+                     seen->second + ")");
+    }
+    org.cloudaware = ParseCloudaware(Required(m, "cloudaware"));
+    ParseQueries(m, config, org);
+    config.orgs.push_back(std::move(org));
+  }
+  return config;
+}
+
+void Parser::ParseQueries(const Mapping& m, const Config& config,
+                          OrgConfig& org) {
+  // Names need only be unique within an org: the org label tells orgs apart.
+  query_paths_.clear();
+  metric_paths_.clear();
+  std::optional<Item> queries = m.Get("queries");
+  std::optional<Item> files = m.Get("query_files");
+  if (!queries && !files) {
+    Fail(m.item.node.Mark(), Child(m.item.path, "queries"),
+         "is required (or query_files)");
+  }
+  if (queries) {
+    std::vector<Item> items = List(*queries, "a list of queries");
+    if (items.empty() && !files) {
+      Fail(*queries, "must list at least one query");
+    }
+    for (const Item& item : items) {
+      org.queries.push_back(ParseQuery(item, config));
+    }
+  }
+  if (files) {
+    std::vector<Item> entries =
+        List(*files, "a list of query file paths or glob patterns");
+    if (entries.empty()) Fail(*files, "must list at least one file");
+    for (const Item& entry : entries) {
+      const std::string pattern = ResolvePath(NonEmpty(entry));
+      std::vector<std::string> paths = Glob(pattern);
+      if (paths.empty()) Fail(entry, "no file matches " + Quote(pattern));
+      for (const std::string& path : paths) {
+        ParseQueryFile(entry, path, config, org);
+      }
+    }
+  }
+}
+
+void Parser::ParseQueryFile(const Item& at, const std::string& path,
+                            const Config& config, OrgConfig& org) {
+  std::string yaml;
+  if (auto err = ReadFile(path, kMaxConfigBytes, &yaml)) {
+    Fail(at, "cannot read query file " + path + ": " + *err);
+  }
+  // Messages about what is inside name the query file; a failure ends the
+  // parse, so the name is put back only on success.
+  const std::string including = file();
+  set_file(path);
+  YAML::Node root = LoadDocument(yaml);
+  Mapping top = Map({root, ""}, {"queries"}, "a mapping with the key queries");
+  Item queries = Required(top, "queries");
+  std::vector<Item> items = List(queries, "a list of queries");
+  if (items.empty()) Fail(queries, "must list at least one query");
+  for (const Item& item : items) {
+    org.queries.push_back(ParseQuery(item, config));
+  }
+  set_file(including);
+}
+
+CloudawareConfig Parser::ParseCloudaware(const Item& item) {
+  Mapping m = Map(item, {"url", "client_id", "client_secret",
+                         "client_secret_file", "client_auth", "api_version",
+                         "request_timeout", "connect_timeout", "read_timeout",
+                         "max_retries", "max_response_size", "max_concurrency",
+                         "batching", "budget_guard", "tls", "proxy_url"});
+  CloudawareConfig c;
+  // First, so that every later message can be scrubbed of the secret.
+  ParseSecret(m, c);
+
+  Item url = Required(m, "url");
+  std::string host;
+  c.url = Url(url, false, &host);
+  // Salesforce serves the client credentials flow only on My Domain hosts;
+  // the generic login hosts answer every token request with an error.
+  if (host == "login.salesforce.com" || host == "test.salesforce.com" ||
+      host.ends_with(".salesforce-setup.com") ||
+      host.ends_with(".lightning.force.com")) {
+    Fail(url, host +
+                  " does not work here: the client credentials flow only "
+                  "works on the org's My Domain URL (Setup → My Domain), "
+                  "e.g. https://acme.my.salesforce.com");
+  }
+
+  c.client_id = NonEmpty(Required(m, "client_id"));
+  if (auto v = m.Get("client_auth")) {
+    c.client_auth = OneOf(*v, {"body", "basic"}) == 0 ? ClientAuth::kBody
+                                                      : ClientAuth::kBasic;
+  }
+  if (auto v = m.Get("api_version")) {
+    std::string s = String(*v);
+    std::string_view version = s;
+    if (version.starts_with('v')) version.remove_prefix(1);
+    size_t dot = version.find('.');
+    if (dot == std::string_view::npos || !IsDigits(version.substr(0, dot)) ||
+        !IsDigits(version.substr(dot + 1))) {
+      Fail(*v, "must be an API version such as 66.0, got " + Quote(s));
+    }
+    c.api_version = version;
+  }
+  if (auto v = m.Get("request_timeout")) {
+    c.request_timeout = Duration(*v, milliseconds(1));
+  }
+  if (auto v = m.Get("connect_timeout")) {
+    c.connect_timeout = Duration(*v, milliseconds(1));
+  }
+  c.read_timeout = c.request_timeout;
+  if (auto v = m.Get("read_timeout")) {
+    c.read_timeout = Duration(*v, milliseconds(1));
+  }
+  c.connect_timeout = std::min(c.connect_timeout, c.request_timeout);
+  c.read_timeout = std::min(c.read_timeout, c.request_timeout);
+  if (auto v = m.Get("max_retries")) {
+    c.max_retries = static_cast<int>(Integer(*v, 0, 10));
+  }
+  if (auto v = m.Get("max_response_size")) {
+    c.max_response_size = Bytes(*v, 1024, int64_t{1} << 32);
+  }
+  if (auto v = m.Get("max_concurrency")) {
+    c.max_concurrency = static_cast<int>(Integer(*v, 1, 64));
+  }
+  if (auto v = m.Get("batching")) {
+    c.batching = OneOf(*v, {"none", "composite"}) == 0 ? Batching::kNone
+                                                       : Batching::kComposite;
+  }
+  if (auto v = m.Get("budget_guard")) {
+    Mapping guard = Map(*v, {"min_remaining", "max_stretch"});
+    if (auto min = guard.Get("min_remaining")) {
+      c.budget_min_remaining = Share(*min);
+    }
+    if (auto max = guard.Get("max_stretch")) {
+      c.budget_max_stretch = static_cast<double>(Integer(*max, 1, 100));
+    }
+  }
+  if (auto v = m.Get("tls")) {
+    Mapping tls = Map(*v, {"ca_file", "insecure_skip_verify"});
+    if (auto ca = tls.Get("ca_file")) {
+      std::string path = String(*ca);
+      if (!path.empty()) {
+        c.tls.ca_file = ResolvePath(path);
+        std::string pem;
+        if (auto err = ReadFile(c.tls.ca_file, kMaxConfigBytes, &pem)) {
+          Fail(*ca, "cannot read CA file " + c.tls.ca_file + ": " + *err);
+        }
+      }
+    }
+    if (auto skip = tls.Get("insecure_skip_verify")) {
+      c.tls.insecure_skip_verify = Bool(*skip);
+    }
+  }
+  if (auto v = m.Get("proxy_url")) {
+    if (!String(*v).empty()) c.proxy_url = Url(*v, true);
+  }
+  return c;
+}
+
+void Parser::ParseSecret(const Mapping& m, CloudawareConfig& c) {
+  std::optional<Item> inline_secret = m.Get("client_secret");
+  std::optional<Item> file = m.Get("client_secret_file");
+  if (inline_secret && file) {
+    Fail(*file, "set either client_secret or client_secret_file, not both");
+  }
+  if (!inline_secret && !file) {
+    Fail(m.item.node.Mark(), Child(m.item.path, "client_secret"),
+         "is required; set client_secret or client_secret_file");
+  }
+  if (inline_secret) {
+    // String() and NonEmpty() never echo the value.
+    c.client_secret = Secret(NonEmpty(*inline_secret));
+    secrets_.push_back(c.client_secret.Reveal());
+    return;
+  }
+  c.client_secret_file = ResolvePath(NonEmpty(*file));
+  std::string content;
+  if (auto problem = ReadSecretFile(c.client_secret_file, &content)) {
+    Fail(*file, *problem);
+  }
+  secrets_.push_back(content);
+  c.client_secret = Secret(std::move(content));
+}
+
+QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
+  Mapping m = Map(item, {"name", "soql", "interval", "stale_after",
+                         "max_series", "metrics"});
+  QueryConfig q;
+  Item name = Required(m, "name");
+  q.name = String(name);
+  if (!IsName(q.name, false)) {
+    Fail(name, "must match [a-zA-Z_][a-zA-Z0-9_]*, got " + Quote(q.name));
+  }
+  auto [seen, fresh] =
+      query_paths_.emplace(q.name, Where(file(), config_file_, item.path));
+  if (!fresh) {
+    Fail(name, "duplicate query name " + Quote(q.name) + " (also at " +
+                   seen->second + ")");
+  }
+  q.soql = NonEmpty(Required(m, "soql"));
+
+  std::optional<Item> interval = m.Get("interval");
+  std::optional<Item> stale_after = m.Get("stale_after");
+  q.interval =
+      interval ? Duration(*interval, kMinInterval) : config.default_interval;
+  q.stale_after = stale_after ? Duration(*stale_after, kMinInterval)
+                              : config.default_stale_after;
+  if (q.stale_after < q.interval) {
+    // Point at the setting the user most likely has to change.
+    Item at = stale_after ? *stale_after : interval ? *interval : item;
+    Fail(at, "stale_after (" + FormatDuration(q.stale_after) +
+                 (stale_after ? "" : ", from defaults") +
+                 ") must not be shorter than interval (" +
+                 FormatDuration(q.interval) +
+                 (interval ? "" : ", from defaults") + ")");
+  }
+
+  q.max_series = config.default_max_series;
+  if (auto v = m.Get("max_series")) q.max_series = Integer(*v, 1, kMaxSeries);
+
+  Item metrics = Required(m, "metrics");
+  std::vector<Item> items = List(metrics, "a list of metrics");
+  if (items.empty()) Fail(metrics, "must list at least one metric");
+  for (const Item& metric : items) q.metrics.push_back(ParseMetric(metric, q));
+  return q;
+}
+
+MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
+  Mapping m = Map(item, {"name", "help", "value", "labels", "const_labels",
+                         "expected_values", "keep_seen_for"});
+  MetricConfig metric;
+  Item name = Required(m, "name");
+  metric.name = String(name);
+  if (!IsName(metric.name, true)) {
+    Fail(name, "invalid metric name " + Quote(metric.name) +
+                   ": must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+  }
+  if (metric.name.starts_with("cloudaware_exporter_") ||
+      std::find(kOwnMetrics.begin(), kOwnMetrics.end(), metric.name) !=
+          kOwnMetrics.end()) {
+    Fail(name, Quote(metric.name) +
+                   " is reserved for the exporter's own metrics; pick "
+                   "another name");
+  }
+  if (metric.name.starts_with("process_")) {
+    Fail(name, Quote(metric.name) +
+                   " is reserved: process_ metrics describe the exporter "
+                   "process; pick another name");
+  }
+  auto [seen, fresh] = metric_paths_.emplace(
+      metric.name, Where(file(), config_file_, item.path));
+  if (!fresh) {
+    Fail(name, "duplicate metric name " + Quote(metric.name) + " (also at " +
+                   seen->second + ")");
+  }
+
+  metric.help = "Result of the " + query.name + " query.";
+  if (auto v = m.Get("help")) {
+    std::string help = String(*v);
+    if (!help.empty()) metric.help = help;
+  }
+  if (auto v = m.Get("value")) {
+    metric.value = String(*v);
+    if (metric.value.empty()) {
+      Fail(*v,
+           "must not be empty; omit value to export the row count "
+           "(totalSize)");
+    }
+  }
+
+  std::map<std::string, std::string> label_paths;  // label name -> path
+  auto add_label = [&](const Item& at, const std::string& label) {
+    if (several_orgs_ && label == "org") {
+      Fail(at,
+           "the org label is set from the org's name in orgs; pick another "
+           "label name");
+    }
+    auto [other, added] = label_paths.emplace(label, at.path);
+    if (!added) {
+      Fail(at, "duplicate label name " + Quote(label) + " (also at " +
+                   other->second + ")");
+    }
+  };
+  if (auto labels = m.Get("labels")) {
+    if (labels->node.IsSequence()) {
+      for (const Item& column : List(*labels, "a list")) {
+        std::string label = LabelName(
+            column, String(column),
+            "; to export a column under another name, write labels as a "
+            "mapping {label: column}");
+        add_label(column, label);
+        metric.labels.emplace_back(label, label);
+      }
+    } else if (labels->node.IsMap()) {
+      for (const auto& e : Map(*labels, {}).entries) {
+        Item key{e.key_node, e.value.path};
+        std::string label = LabelName(key, e.key);
+        add_label(key, label);
+        metric.labels.emplace_back(label, NonEmpty(e.value));
+      }
+    } else {
+      Fail(*labels,
+           "must be a list of result columns or a mapping of "
+           "label: column, got " +
+               KindName(labels->node));
+    }
+  }
+  if (auto const_labels = m.Get("const_labels")) {
+    Mapping cl = Map(*const_labels, {}, "a mapping of label: value");
+    for (const auto& e : cl.entries) {
+      Item key{e.key_node, e.value.path};
+      std::string label = LabelName(key, e.key);
+      add_label(key, label);
+      metric.const_labels.emplace_back(label, NonEmpty(e.value));
+    }
+    std::sort(metric.const_labels.begin(), metric.const_labels.end());
+  }
+
+  // A metric without a value column is the row count: one series that never
+  // vanishes, so there is nothing to fill.
+  const std::string needs_value =
+      "needs a value column; without one the metric is the row count, a "
+      "single series that never vanishes";
+  if (auto v = m.Get("expected_values")) {
+    if (metric.value.empty()) Fail(*v, needs_value);
+    Mapping expected = Map(*v, {}, "a mapping of label: [values]");
+    if (expected.entries.empty()) Fail(*v, "must name at least one label");
+    size_t combinations = 1;
+    for (const auto& e : expected.entries) {
+      Item key{e.key_node, e.value.path};
+      bool labelled =
+          std::any_of(metric.labels.begin(), metric.labels.end(),
+                      [&e](const auto& label) { return label.first == e.key; });
+      if (!labelled) {
+        std::string names;
+        for (const auto& label : metric.labels) {
+          names += (names.empty() ? "" : ", ") + label.first;
+        }
+        Fail(key, Quote(e.key) + " is not one of the metric's labels" +
+                      (names.empty() ? " (it has none)" : " (" + names + ")"));
+      }
+      std::vector<std::string> values;
+      for (const Item& value : List(e.value, "a list of label values")) {
+        std::string text = String(value);
+        if (std::find(values.begin(), values.end(), text) != values.end()) {
+          Fail(value, "duplicate value " + Quote(text));
+        }
+        values.push_back(std::move(text));
+      }
+      if (values.empty()) Fail(e.value, "must list at least one value");
+      combinations *= values.size();
+      if (combinations > static_cast<size_t>(query.max_series)) {
+        Fail(*v, "makes more than max_series (" +
+                     std::to_string(query.max_series) +
+                     ") combinations of values");
+      }
+      metric.expected_values.emplace_back(e.key, std::move(values));
+    }
+  }
+  if (auto v = m.Get("keep_seen_for")) {
+    if (metric.value.empty()) Fail(*v, needs_value);
+    metric.keep_seen_for = Duration(*v, kMinInterval);
+    if (metric.keep_seen_for <= query.interval) {
+      Fail(*v, "keep_seen_for (" + FormatDuration(metric.keep_seen_for) +
+                   ") must be longer than the query's interval (" +
+                   FormatDuration(query.interval) +
+                   "), or a label set is forgotten before the next run");
+    }
+  }
+  return metric;
+}
+
+std::string Parser::LabelName(const Item& item, const std::string& name,
+                              std::string_view hint) const {
+  if (!IsName(name, false)) {
+    Fail(item, "invalid label name " + Quote(name) +
+                   ": must match [a-zA-Z_][a-zA-Z0-9_]*" + std::string(hint));
+  }
+  if (name.starts_with("__")) {
+    Fail(item, "invalid label name " + Quote(name) +
+                   ": names starting with __ are reserved for Prometheus");
+  }
+  return name;
+}
+
+// For RedactedYaml: ExpandEnv reads "$$" back as "$".
+std::string FormatShare(double share) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g%%", share * 100);
+  return buffer;
+}
+
+// A config value for the dump: "$" doubled, so that ${...} is not expanded
+// on loading it back.
+struct Escaped {
+  std::string text;
+};
+
+Escaped Escape(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '$' ? std::string("$$") : std::string(1, c);
+  return {out};
+}
+
+// yaml-cpp writes a value with a trailing carriage return plain, and it
+// reads back without it; double quotes escape every control character.
+YAML::Emitter& operator<<(YAML::Emitter& out, const Escaped& value) {
+  bool control = std::any_of(value.text.begin(), value.text.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+  if (control) out << YAML::DoubleQuoted;
+  return out << value.text;
+}
+
+}  // namespace
+
+std::optional<std::string> ReadSecretFile(const std::string& path,
+                                          std::string* secret) {
+  if (auto err = ReadFile(path, kMaxSecretBytes, secret)) {
+    return "cannot read secret file " + path + ": " + *err;
+  }
+  secret->erase(secret->find_last_not_of(" \t\r\n\f\v") + 1);
+  if (secret->empty()) return "secret file " + path + " is empty";
+  return std::nullopt;
+}
+
+std::ostream& operator<<(std::ostream& os, const Secret& secret) {
+  return os << secret.ToString();
+}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+Config LoadConfig(const std::string& path, const EnvLookup& env) {
+  std::string yaml;
+  if (auto err = ReadFile(path, kMaxConfigBytes, &yaml)) {
+    throw ConfigError(path + ": cannot read config file: " + *err);
+  }
+  return ParseConfig(yaml, path, env);
+}
+
+Config ParseConfig(std::string_view yaml, const std::string& file_name,
+                   const EnvLookup& env) {
+  Parser parser(file_name, env);
+  try {
+    return parser.Parse(yaml);
+  } catch (const YAML::Exception& e) {
+    // The parser only reads nodes it has checked; this is a safety net so
+    // that no input can get past the ConfigError contract.
+    throw ConfigError(file_name + ": cannot read the YAML: " + e.msg);
+  }
+}
+
+namespace {
+
+void EmitCloudaware(YAML::Emitter& out, const CloudawareConfig& c) {
+  out << YAML::Key << "cloudaware" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "url" << YAML::Value << Escape(c.url);
+  out << YAML::Key << "client_id" << YAML::Value << Escape(c.client_id);
+  if (c.client_secret_file.empty()) {
+    out << YAML::Key << "client_secret" << YAML::Value
+        << c.client_secret.ToString();
+  } else {
+    out << YAML::Key << "client_secret_file" << YAML::Value
+        << Escape(c.client_secret_file);
+  }
+  out << YAML::Key << "client_auth" << YAML::Value
+      << (c.client_auth == ClientAuth::kBody ? "body" : "basic");
+  out << YAML::Key << "api_version" << YAML::Value << YAML::DoubleQuoted
+      << c.api_version;
+  out << YAML::Key << "request_timeout" << YAML::Value
+      << FormatDuration(c.request_timeout);
+  out << YAML::Key << "connect_timeout" << YAML::Value
+      << FormatDuration(c.connect_timeout);
+  out << YAML::Key << "read_timeout" << YAML::Value
+      << FormatDuration(c.read_timeout);
+  out << YAML::Key << "max_retries" << YAML::Value << c.max_retries;
+  out << YAML::Key << "max_response_size" << YAML::Value << c.max_response_size;
+  out << YAML::Key << "max_concurrency" << YAML::Value << c.max_concurrency;
+  out << YAML::Key << "batching" << YAML::Value
+      << (c.batching == Batching::kNone ? "none" : "composite");
+  out << YAML::Key << "budget_guard" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "min_remaining" << YAML::Value
+      << FormatShare(c.budget_min_remaining);
+  out << YAML::Key << "max_stretch" << YAML::Value << c.budget_max_stretch;
+  out << YAML::EndMap;
+  out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "ca_file" << YAML::Value << Escape(c.tls.ca_file);
+  out << YAML::Key << "insecure_skip_verify" << YAML::Value
+      << YAML::TrueFalseBool << c.tls.insecure_skip_verify;
+  out << YAML::EndMap;
+  out << YAML::Key << "proxy_url" << YAML::Value << Escape(c.proxy_url);
+  out << YAML::EndMap;
+}
+
+void EmitQueries(YAML::Emitter& out, const std::vector<QueryConfig>& queries) {
+  auto label_map = [&](const char* key, const auto& pairs) {
+    if (pairs.empty()) return;
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, value] : pairs) {
+      out << YAML::Key << name << YAML::Value << Escape(value);
+    }
+    out << YAML::EndMap;
+  };
+  out << YAML::Key << "queries" << YAML::Value << YAML::BeginSeq;
+  for (const QueryConfig& q : queries) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << Escape(q.name);
+    out << YAML::Key << "soql" << YAML::Value << Escape(q.soql);
+    out << YAML::Key << "interval" << YAML::Value << FormatDuration(q.interval);
+    out << YAML::Key << "stale_after" << YAML::Value
+        << FormatDuration(q.stale_after);
+    out << YAML::Key << "max_series" << YAML::Value << q.max_series;
+    out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
+    for (const MetricConfig& metric : q.metrics) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "name" << YAML::Value << Escape(metric.name);
+      out << YAML::Key << "help" << YAML::Value << Escape(metric.help);
+      if (!metric.value.empty()) {
+        out << YAML::Key << "value" << YAML::Value << Escape(metric.value);
+      }
+      label_map("labels", metric.labels);
+      label_map("const_labels", metric.const_labels);
+      if (!metric.expected_values.empty()) {
+        out << YAML::Key << "expected_values" << YAML::Value << YAML::BeginMap;
+        for (const auto& [label, values] : metric.expected_values) {
+          out << YAML::Key << label << YAML::Value << YAML::Flow
+              << YAML::BeginSeq;
+          for (const std::string& value : values) out << Escape(value);
+          out << YAML::EndSeq;
+        }
+        out << YAML::EndMap;
+      }
+      if (metric.keep_seen_for.count() > 0) {
+        out << YAML::Key << "keep_seen_for" << YAML::Value
+            << FormatDuration(metric.keep_seen_for);
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+}  // namespace
+
+std::string RedactedYaml(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  const bool several_orgs =
+      config.orgs.size() != 1 || !config.orgs[0].name.empty();
+  if (!several_orgs) EmitCloudaware(out, config.orgs[0].cloudaware);
+  out << YAML::Key << "defaults" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "interval" << YAML::Value
+      << FormatDuration(config.default_interval);
+  out << YAML::Key << "stale_after" << YAML::Value
+      << FormatDuration(config.default_stale_after);
+  out << YAML::Key << "max_series" << YAML::Value << config.default_max_series;
+  out << YAML::Key << "max_label_value_length" << YAML::Value
+      << config.max_label_value_length;
+  out << YAML::EndMap;
+
+  if (!several_orgs) {
+    EmitQueries(out, config.orgs[0].queries);
+  } else {
+    out << YAML::Key << "orgs" << YAML::Value << YAML::BeginSeq;
+    for (const OrgConfig& org : config.orgs) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "name" << YAML::Value << Escape(org.name);
+      EmitCloudaware(out, org.cloudaware);
+      EmitQueries(out, org.queries);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace cloudaware_exporter

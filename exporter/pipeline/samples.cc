@@ -1,0 +1,641 @@
+#include "exporter/pipeline/samples.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "exporter/base/text.h"
+
+namespace cloudaware_exporter {
+namespace {
+
+using nlohmann::json;
+
+// Long values and long column lists would turn one log line into a page.
+constexpr size_t kMaxShownChars = 64;
+constexpr size_t kMaxShownColumns = 10;
+
+// A result column as the config names it, split once per metric rather than
+// once per record.
+struct Column {
+  std::string name;
+  std::vector<std::string> path;  // the dotted segments; empty if no dot
+};
+
+Column MakeColumn(const std::string& name) {
+  Column column{name, {}};
+  if (name.find('.') != std::string::npos) {
+    size_t start = 0;
+    while (true) {
+      size_t dot = name.find('.', start);
+      column.path.push_back(name.substr(start, dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+  }
+  return column;
+}
+
+// The API returns an alias spelled as the query wrote it, but SOQL treats
+// aliases (and field names) case-insensitively, so "COUNT(Id) N" must still
+// match a config that says value: n.
+const json* FindKey(const json& object, const std::string& key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  if (it != object.end()) return &*it;
+  for (auto item = object.begin(); item != object.end(); ++item) {
+    if (EqualsIgnoreCase(item.key(), key)) return &*item;
+  }
+  return nullptr;
+}
+
+bool IsAggregateRow(const json& record) {
+  const json* attributes = FindKey(record, "attributes");
+  if (attributes == nullptr) return false;
+  const json* type = FindKey(*attributes, "type");
+  return type != nullptr && type->is_string() &&
+         type->get_ref<const std::string&>() == "AggregateResult";
+}
+
+// The column's value in the record; nullptr when it is absent. A null
+// relationship object (a lookup that is empty, or whose target was deleted)
+// ends the walk with that null, so it reads as a null leaf.
+const json* Find(const json& record, const Column& column) {
+  // Field names and aliases never contain a dot, so a dotted column can only
+  // be a path.
+  if (column.path.empty()) return FindKey(record, column.name);
+  const json* node = FindKey(record, column.path.front());
+  if (node == nullptr) {
+    // Salesforce flattens an unaliased relationship field in GROUP BY to its
+    // leaf name (Account.Name -> "Name"). Only aggregate rows get this
+    // fallback: in a plain row the leaf may be the object's own field.
+    return IsAggregateRow(record) ? FindKey(record, column.path.back())
+                                  : nullptr;
+  }
+  for (size_t i = 1; i < column.path.size(); ++i) {
+    if (node->is_null()) return node;
+    node = FindKey(*node, column.path[i]);
+    if (node == nullptr) return nullptr;
+  }
+  return node;
+}
+
+std::string Truncate(std::string text) {
+  if (text.size() > kMaxShownChars) {
+    text.resize(kMaxShownChars);
+    text += "...";
+  }
+  return text;
+}
+
+// json::dump() recurses once per level of nesting, and a broken or hostile
+// endpoint can send a value nested 100,000 deep in a few hundred kilobytes:
+// render only the first levels, and only as much as is shown.
+void Render(const json& value, int depth, std::string& out) {
+  if (!value.is_structured()) {
+    out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  const bool object = value.is_object();
+  out += object ? '{' : '[';
+  if (depth == 0 && !value.empty()) out += "...";
+  for (auto it = value.begin(); depth > 0 && it != value.end(); ++it) {
+    if (out.size() > kMaxShownChars) break;
+    if (it != value.begin()) out += ',';
+    if (object) {
+      out +=
+          json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace);
+      out += ':';
+    }
+    Render(*it, depth - 1, out);
+  }
+  out += object ? '}' : ']';
+}
+
+std::string Shown(const json& value) {
+  if (value.is_string()) {
+    return "\"" + Truncate(value.get_ref<const std::string&>()) + "\"";
+  }
+  std::string out;
+  Render(value, 8, out);
+  return Truncate(std::move(out));
+}
+
+std::string ColumnsOf(const json& record) {
+  if (!record.is_object()) return "the record is " + Shown(record);
+  std::string names;
+  size_t count = 0;
+  for (auto item = record.begin(); item != record.end(); ++item) {
+    if (item.key() == "attributes") continue;
+    if (count < kMaxShownColumns) {
+      names += count == 0 ? "" : ", ";
+      names += item.key();
+    }
+    ++count;
+  }
+  if (count == 0) return "it has no columns";
+  if (count > kMaxShownColumns) {
+    names += ", and " + std::to_string(count - kMaxShownColumns) + " more";
+  }
+  return "it has " + names;
+}
+
+[[noreturn]] void Fail(const std::string& message) {
+  throw CmdbError("parse", message);
+}
+
+std::string FormatDouble(double value) {
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, end);
+}
+
+// Label values: numbers must read the same however the API serialised them,
+// so 3.0 and 3 both give "3".
+std::string LabelValue(const json& value) {
+  switch (value.type()) {
+    case json::value_t::string:
+      return value.get_ref<const std::string&>();
+    case json::value_t::null:
+      return std::string();
+    case json::value_t::boolean:
+      return value.get<bool>() ? "true" : "false";
+    case json::value_t::number_integer:
+      return std::to_string(value.get<int64_t>());
+    case json::value_t::number_unsigned:
+      return std::to_string(value.get<uint64_t>());
+    case json::value_t::number_float:
+      return FormatDouble(value.get<double>());
+    default:
+      return std::string();
+  }
+}
+
+bool ParseDigits(std::string_view text, size_t pos, size_t count, int* out) {
+  if (pos + count > text.size()) return false;
+  int value = 0;
+  for (size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    value = value * 10 + (text[i] - '0');
+  }
+  *out = value;
+  return true;
+}
+
+// Salesforce writes datetimes as 2026-01-01T00:00:00.000+0000; other sources
+// (and hand-made test data) use Z or +hh:mm. A Date field is a bare
+// 2026-01-01, taken as midnight UTC. Written by hand because std::chrono::parse
+// is missing from GCC 12 and a regex per record would be too slow.
+std::optional<double> ParseDateTime(std::string_view text) {
+  int year, month, day;
+  if (!ParseDigits(text, 0, 4, &year) || text.size() < 10 || text[4] != '-' ||
+      !ParseDigits(text, 5, 2, &month) || text[7] != '-' ||
+      !ParseDigits(text, 8, 2, &day)) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year{year},
+                                         std::chrono::month(unsigned(month)),
+                                         std::chrono::day(unsigned(day))};
+  if (!date.ok()) return std::nullopt;
+  const double days = static_cast<double>(
+      std::chrono::sys_days(date).time_since_epoch().count());
+  if (text.size() == 10) return days * 86400;
+
+  int hour, minute, second;
+  if (text[10] != 'T' || !ParseDigits(text, 11, 2, &hour) || text.size() < 19 ||
+      text[13] != ':' || !ParseDigits(text, 14, 2, &minute) ||
+      text[16] != ':' || !ParseDigits(text, 17, 2, &second) || hour > 23 ||
+      minute > 59 || second > 59) {
+    return std::nullopt;
+  }
+  size_t pos = 19;
+  double fraction = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    // One division of whole numbers, so that .125 is exactly 0.125; digits
+    // past nanoseconds cannot show in a double anyway.
+    int64_t units = 0;
+    double scale = 1;
+    const size_t first = ++pos;
+    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos) {
+      if (pos - first < 9) {
+        units = units * 10 + (text[pos] - '0');
+        scale *= 10;
+      }
+    }
+    if (pos == first) return std::nullopt;
+    fraction = static_cast<double>(units) / scale;
+  }
+  int offset_minutes = 0;
+  if (pos < text.size() && text[pos] == 'Z') {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const int sign = text[pos] == '-' ? -1 : 1;
+    int offset_hours, offset_mins;
+    if (!ParseDigits(text, pos + 1, 2, &offset_hours)) return std::nullopt;
+    pos += 3;
+    if (pos < text.size() && text[pos] == ':') ++pos;
+    if (!ParseDigits(text, pos, 2, &offset_mins) || offset_hours > 23 ||
+        offset_mins > 59) {
+      return std::nullopt;
+    }
+    pos += 2;
+    offset_minutes = sign * (offset_hours * 60 + offset_mins);
+  } else {
+    // Without a zone the instant is unknown; guessing UTC would be wrong by
+    // hours without anyone noticing.
+    return std::nullopt;
+  }
+  if (pos != text.size()) return std::nullopt;
+  return days * 86400 + hour * 3600 + minute * 60 + second -
+         offset_minutes * 60 + fraction;
+}
+
+std::optional<double> ParseNumber(std::string_view text) {
+  double value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// nullopt when the value cannot be a sample.
+std::optional<double> SampleValue(const json& value) {
+  switch (value.type()) {
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      return value.get<double>();
+    case json::value_t::boolean:
+      return value.get<bool>() ? 1.0 : 0.0;
+    case json::value_t::string: {
+      const std::string& text = value.get_ref<const std::string&>();
+      if (auto number = ParseNumber(text)) return number;
+      return ParseDateTime(text);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+// One label of every series of a metric, in the name order the serializer
+// needs. column < 0 marks a constant label.
+struct LabelSlot {
+  std::string name;
+  std::string const_value;
+  int column = -1;
+};
+
+std::string DescribeLabels(
+    const std::vector<prometheus::ClientMetric::Label>& labels) {
+  std::string text = "{";
+  for (const auto& label : labels) {
+    if (text.size() > 1) text += ",";
+    text += label.name + "=\"" + Truncate(label.value) + "\"";
+  }
+  return text + "}";
+}
+
+// FNV-1a over the label values. Each ends with 0xFF, which UTF-8 text never
+// contains, so that ("ab", "c") and ("a", "bc") hash apart.
+uint64_t HashLabelValues(const prometheus::ClientMetric& series) {
+  uint64_t hash = 14695981039346656037ull;
+  auto add = [&hash](unsigned char byte) {
+    hash = (hash ^ byte) * 1099511628211ull;
+  };
+  for (const auto& label : series.label) {
+    for (char c : label.value) add(static_cast<unsigned char>(c));
+    add(0xff);
+  }
+  return hash;
+}
+
+// Sorting (hash, position) pairs finds duplicates without a key string per
+// series; a hash set of 100,000 keys spends its time on cache misses.
+// Positions with equal hashes are compared in full, so a collision cannot
+// cause a false report.
+void CheckUniqueLabels(const std::string& metric,
+                       const std::vector<prometheus::ClientMetric>& series,
+                       const std::vector<size_t>& record_of) {
+  std::vector<std::pair<uint64_t, size_t>> hashes;
+  hashes.reserve(series.size());
+  for (size_t i = 0; i < series.size(); ++i) {
+    hashes.emplace_back(HashLabelValues(series[i]), i);
+  }
+  std::sort(hashes.begin(), hashes.end());
+  // Of all equal pairs, report the one whose second series comes first: the
+  // earliest record that repeats another, and the record it repeats. Within
+  // a run of equal hashes the positions ascend.
+  std::optional<std::pair<size_t, size_t>> duplicate;
+  auto same = [&](size_t a, size_t b) {
+    return series[hashes[a].second].label == series[hashes[b].second].label;
+  };
+  for (size_t begin = 0, end = 0; begin < hashes.size(); begin = end) {
+    while (end < hashes.size() && hashes[end].first == hashes[begin].first) {
+      ++end;
+    }
+    for (size_t i = begin + 1; i < end; ++i) {
+      size_t j = begin;
+      while (j < i && !same(j, i)) ++j;
+      if (j == i) continue;
+      if (!duplicate || hashes[i].second < duplicate->second) {
+        duplicate = {hashes[j].second, hashes[i].second};
+      }
+      break;  // later pairs in this run repeat later records
+    }
+  }
+  if (duplicate) {
+    Fail(metric + ": records " + std::to_string(record_of[duplicate->first]) +
+         " and " + std::to_string(record_of[duplicate->second]) +
+         " give the same labels " +
+         DescribeLabels(series[duplicate->first].label) +
+         "; label the column that tells them apart");
+  }
+}
+
+prometheus::MetricFamily ToFamily(const MetricConfig& metric,
+                                  const QueryResult& result,
+                                  size_t max_length) {
+  prometheus::MetricFamily family{
+      metric.name, metric.help, prometheus::MetricType::Gauge, {}};
+
+  // Without a value column the result is SELECT COUNT(): the number is
+  // totalSize and there are no records to take labels from.
+  if (metric.value.empty()) {
+    prometheus::ClientMetric series;
+    for (const auto& [name, value] : metric.const_labels) {
+      series.label.push_back({name, value});
+    }
+    std::sort(series.label.begin(), series.label.end());
+    series.gauge.value = static_cast<double>(result.total_size);
+    family.metric.push_back(std::move(series));
+    return family;
+  }
+
+  std::vector<Column> columns;
+  std::vector<LabelSlot> slots;
+  for (const auto& [name, column] : metric.labels) {
+    slots.push_back({name, "", static_cast<int>(columns.size())});
+    columns.push_back(MakeColumn(column));
+  }
+  for (const auto& [name, value] : metric.const_labels) {
+    slots.push_back({name, value, -1});
+  }
+  std::sort(
+      slots.begin(), slots.end(),
+      [](const LabelSlot& a, const LabelSlot& b) { return a.name < b.name; });
+  const Column value_column = MakeColumn(metric.value);
+
+  family.metric.reserve(result.records.size());
+  std::vector<size_t> record_of;  // series -> record, for error messages
+  record_of.reserve(result.records.size());
+
+  for (size_t index = 0; index < result.records.size(); ++index) {
+    const json& record = result.records[index];
+    // Only built on the error path: this loop runs once per record.
+    auto where = [&] {
+      return metric.name + ": record " + std::to_string(index);
+    };
+
+    const json* raw = Find(record, value_column);
+    if (raw == nullptr) {
+      Fail(where() + " has no column \"" + metric.value + "\" for the value (" +
+           ColumnsOf(record) + ")");
+    }
+    if (raw->is_null()) continue;
+    std::optional<double> value = SampleValue(*raw);
+    if (!value) {
+      Fail(where() + " column \"" + metric.value +
+           "\" is not a number: " + Shown(*raw));
+    }
+
+    prometheus::ClientMetric series;
+    series.gauge.value = *value;
+    series.label.reserve(slots.size());
+    for (const LabelSlot& slot : slots) {
+      if (slot.column < 0) {
+        series.label.push_back({slot.name, slot.const_value});
+      } else {
+        const Column& column = columns[slot.column];
+        const json* found = Find(record, column);
+        if (found != nullptr && (found->is_object() || found->is_array())) {
+          Fail(where() + " column \"" + column.name + "\" for label " +
+               slot.name + " holds an " + found->type_name() +
+               ", not a value: " + Shown(*found));
+        }
+        series.label.push_back(
+            {slot.name, found == nullptr
+                            ? std::string()
+                            : CapLength(LabelValue(*found), max_length)});
+      }
+    }
+    family.metric.push_back(std::move(series));
+    record_of.push_back(index);
+  }
+  CheckUniqueLabels(metric.name, family.metric, record_of);
+  return family;
+}
+
+}  // namespace
+
+std::string CapLength(std::string value, size_t max_length) {
+  if (value.size() <= max_length) return value;
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : value) hash = (hash ^ c) * 16777619u;
+  char suffix[10];
+  std::snprintf(suffix, sizeof suffix, "~%08x", hash);
+  size_t keep = max_length > 9 ? max_length - 9 : 0;
+  // Cut before a UTF-8 continuation byte, never inside a character.
+  while (keep > 0 && (static_cast<unsigned char>(value[keep]) & 0xC0) == 0x80)
+    --keep;
+  value.resize(keep);
+  return value + suffix;
+}
+
+std::vector<prometheus::MetricFamily> ToFamilies(
+    const QueryConfig& query, const QueryResult& result,
+    size_t max_label_value_length) {
+  std::vector<prometheus::MetricFamily> families;
+  families.reserve(query.metrics.size());
+  for (const MetricConfig& metric : query.metrics) {
+    families.push_back(ToFamily(metric, result, max_label_value_length));
+  }
+  return families;
+}
+
+namespace {
+
+using LabelSet = SeenLabels::LabelSet;
+
+// The label sets expected_values asks for: the listed values in every
+// combination, with each combination of the unlisted labels the result has.
+std::vector<LabelSet> ExpectedLabelSets(const MetricConfig& metric,
+                                        const prometheus::MetricFamily& family,
+                                        size_t max_length) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> listed;
+  std::vector<std::string> unlisted;
+  for (const auto& label : metric.labels) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string& name = label.first;
+    auto it = std::find_if(
+        metric.expected_values.begin(), metric.expected_values.end(),
+        [&name](const auto& entry) { return entry.first == name; });
+    if (it == metric.expected_values.end()) {
+      unlisted.push_back(name);
+      continue;
+    }
+    std::vector<std::string> values;
+    for (const std::string& value : it->second) {
+      values.push_back(CapLength(value, max_length));
+    }
+    // The config never lists no values; a hand-made one gets no fill.
+    if (values.empty()) return {};
+    listed.emplace_back(name, std::move(values));
+  }
+
+  // Each series' labels are sorted by name and hold every label of the
+  // metric, so a binary search finds each unlisted one.
+  std::set<std::vector<std::string>> rests;
+  if (unlisted.empty()) rests.insert(std::vector<std::string>());
+  for (const prometheus::ClientMetric& series : family.metric) {
+    if (unlisted.empty()) break;
+    std::vector<std::string> rest;
+    for (const std::string& name : unlisted) {
+      auto it = std::lower_bound(series.label.begin(), series.label.end(), name,
+                                 [](const auto& label, const std::string& n) {
+                                   return label.name < n;
+                                 });
+      rest.push_back(it != series.label.end() && it->name == name ? it->value
+                                                                  : "");
+    }
+    rests.insert(std::move(rest));
+  }
+
+  std::vector<LabelSet> out;
+  for (const std::vector<std::string>& rest : rests) {
+    // An odometer over the listed values: pick[k] indexes listed[k].
+    std::vector<size_t> pick(listed.size(), 0);
+    while (true) {
+      LabelSet labels;
+      for (const auto& [name, value] : metric.const_labels) {
+        labels.push_back({name, value});
+      }
+      for (size_t k = 0; k < unlisted.size(); ++k) {
+        labels.push_back({unlisted[k], rest[k]});
+      }
+      for (size_t k = 0; k < listed.size(); ++k) {
+        labels.push_back({listed[k].first, listed[k].second[pick[k]]});
+      }
+      std::sort(labels.begin(), labels.end());
+      out.push_back(std::move(labels));
+      size_t k = 0;
+      while (k < pick.size() && ++pick[k] == listed[k].second.size()) {
+        pick[k++] = 0;
+      }
+      if (k == pick.size()) break;
+    }
+  }
+  return out;
+}
+
+// Remembers the label sets present now, forgets those not seen within
+// keep_seen_for, and keeps at most about max_series of the most recent.
+void Remember(std::map<LabelSet, SeenLabels::Clock::time_point>& seen,
+              const std::set<LabelSet>& present,
+              std::chrono::milliseconds keep_seen_for, size_t max_series,
+              SeenLabels::Clock::time_point now) {
+  for (const LabelSet& labels : present) seen[labels] = now;
+  std::erase_if(seen, [&](const auto& entry) {
+    return now - entry.second > keep_seen_for;
+  });
+  if (seen.size() <= max_series || max_series == 0) return;
+  // A label set that comes and goes with a changing value (a resource name,
+  // say) would otherwise pile up for the whole window.
+  std::vector<SeenLabels::Clock::time_point> times;
+  times.reserve(seen.size());
+  for (const auto& entry : seen) times.push_back(entry.second);
+  auto oldest_kept =
+      times.begin() + static_cast<std::ptrdiff_t>(times.size() - max_series);
+  std::nth_element(times.begin(), oldest_kept, times.end());
+  const auto cut = *oldest_kept;
+  std::erase_if(seen, [cut](const auto& entry) { return entry.second < cut; });
+}
+
+}  // namespace
+
+size_t ZeroFill(std::vector<prometheus::MetricFamily>& families,
+                const QueryConfig& query, SeenLabels& memory,
+                SeenLabels::Clock::time_point now,
+                size_t max_label_value_length) {
+  const size_t max_series =
+      static_cast<size_t>(std::max<int64_t>(0, query.max_series));
+  size_t total = 0;
+  for (const prometheus::MetricFamily& family : families) {
+    total += family.metric.size();
+  }
+  size_t left_out = 0;
+  for (size_t m = 0; m < query.metrics.size() && m < families.size(); ++m) {
+    const MetricConfig& metric = query.metrics[m];
+    const bool keep_seen = metric.keep_seen_for.count() > 0;
+    // A metric without a value column is a single totalSize series that is
+    // always there.
+    if (metric.value.empty() ||
+        (metric.expected_values.empty() && !keep_seen)) {
+      continue;
+    }
+    prometheus::MetricFamily& family = families[m];
+    std::set<LabelSet> present;
+    for (const prometheus::ClientMetric& series : family.metric) {
+      present.insert(series.label);
+    }
+    std::vector<LabelSet> wanted;
+    if (!metric.expected_values.empty()) {
+      wanted = ExpectedLabelSets(metric, family, max_label_value_length);
+    }
+    if (keep_seen) {
+      auto& seen = memory.metrics[metric.name];
+      Remember(seen, present, metric.keep_seen_for, max_series, now);
+      for (const auto& [labels, when] : seen) wanted.push_back(labels);
+    }
+    for (LabelSet& labels : wanted) {
+      if (!present.insert(labels).second) continue;
+      if (total >= max_series) {
+        ++left_out;
+        continue;
+      }
+      prometheus::ClientMetric series;
+      series.label = std::move(labels);
+      series.gauge.value = 0;
+      family.metric.push_back(std::move(series));
+      ++total;
+    }
+  }
+  return left_out;
+}
+
+size_t CapSeries(std::vector<prometheus::MetricFamily>& families,
+                 int64_t max_series) {
+  size_t left = static_cast<size_t>(std::max<int64_t>(0, max_series));
+  size_t dropped = 0;
+  for (prometheus::MetricFamily& family : families) {
+    size_t keep = std::min(left, family.metric.size());
+    dropped += family.metric.size() - keep;
+    family.metric.resize(keep);
+    left -= keep;
+  }
+  return dropped;
+}
+
+}  // namespace cloudaware_exporter
