@@ -12,7 +12,7 @@ namespace {
 using std::chrono::seconds;
 
 // 2026-12-02T09:46:26Z
-const Poller::WallTime kNow{seconds(1796204786)};
+const QueryStatus::WallTime kNow{seconds(1796204786)};
 
 // The cells of the table row whose first cell is name.
 std::vector<std::string> Row(const std::string& html, const std::string& name) {
@@ -39,7 +39,7 @@ TEST(LandingPageTest, FormatSpan) {
 }
 
 TEST(LandingPageTest, TableHasEveryColumnWithIsoAndRelativeTimes) {
-  Poller::QueryStatus ran;
+  QueryStatus ran;
   ran.name = "ec2_by_state";
   ran.interval = std::chrono::minutes(5);
   ran.last_run = kNow - seconds(125);
@@ -48,7 +48,7 @@ TEST(LandingPageTest, TableHasEveryColumnWithIsoAndRelativeTimes) {
   ran.rows = 4;
   ran.series = 3;
   ran.success = true;
-  Poller::QueryStatus pending;
+  QueryStatus pending;
   pending.name = "gce_total";
   pending.interval = std::chrono::minutes(1);
   pending.next_run = kNow - seconds(1);
@@ -72,7 +72,7 @@ TEST(LandingPageTest, TableHasEveryColumnWithIsoAndRelativeTimes) {
 }
 
 TEST(LandingPageTest, LinksAndEscaping) {
-  Poller::QueryStatus failed;
+  QueryStatus failed;
   failed.name = "q<1>";
   failed.last_run = kNow;
   failed.next_run = kNow + seconds(60);

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "exporter/cmdb/api_error.h"
+
 namespace cloudaware_exporter {
 namespace {
 

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "exporter/base/metric_names.h"
+#include "exporter/config/config.h"
 #include "exporter/metrics/process_metrics.h"
 
 namespace cloudaware_exporter {
@@ -170,6 +172,50 @@ TEST(SelfMetricsTest, ExposesSpecNamesTypesAndLabels) {
           text,
           R"(cloudaware_exporter_build_info{revision="abcdef123456",version="1.2.3"})"),
       1);
+}
+
+// A query metric named like one of the exporter's own series would put that
+// family on /metrics twice, which Prometheus refuses: the config must reserve
+// every name the exporter exports of its own.
+TEST(SelfMetricsTest, ConfigReservesEveryNameTheExporterExports) {
+  std::unique_ptr<SelfMetrics> metrics = UpdatedMetrics();
+  metrics->SetCompositeFallback(true);
+  metrics->SetIntervalStretch(2);
+  metrics->SetQueryInterval("aws_ec2", 300);
+  metrics->CountDroppedSeries("aws_ec2", 3);
+  std::set<std::string> names;
+  std::istringstream in(metrics->Render());
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line.starts_with('#')) continue;
+    names.insert(line.substr(0, line.find_first_of("{ ")));
+  }
+  ASSERT_GT(names.size(), 25u);
+  for (const MetricName& metric : self_metric::kAll) {
+    EXPECT_TRUE(names.count(std::string(metric.name)) ||
+                metric.type == MetricType::kHistogram)
+        << metric.name << " is listed but not exported";
+  }
+  const auto env = [](const std::string&) -> std::optional<std::string> {
+    return std::nullopt;
+  };
+  for (const std::string& name : names) {
+    const std::string yaml = R"(cloudaware:
+  url: https://acme.my.salesforce.com
+  client_id: exporter
+  client_secret: hunter2
+queries:
+  - name: q
+    soql: SELECT COUNT() FROM CA10__CaAwsInstance__c
+    metrics:
+      - name: )" + name + "\n";
+    try {
+      ParseConfig(yaml, "t.yml", env);
+      ADD_FAILURE() << name << " is not reserved";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("is reserved"), std::string::npos)
+          << name << ": " << e.what();
+    }
+  }
 }
 
 TEST(SelfMetricsTest, PromtoolAcceptsRender) {

@@ -14,16 +14,16 @@ using WallTime = std::chrono::system_clock::time_point;
 // 2026-12-02T09:46:26.250Z
 const WallTime kT0{milliseconds(1796204786250)};
 
-Poller::QueryStatus NeverRun() {
-  Poller::QueryStatus q;
+QueryStatus NeverRun() {
+  QueryStatus q;
   q.name = "pending_query";
   q.interval = seconds(300);
   q.next_run = kT0 + seconds(7);
   return q;
 }
 
-Poller::QueryStatus Ran() {
-  Poller::QueryStatus q;
+QueryStatus Ran() {
+  QueryStatus q;
   q.name = "ec2_by_state";
   q.interval = milliseconds(90500);
   q.last_run = kT0 - seconds(60);

@@ -9,7 +9,7 @@
 namespace cloudaware_exporter {
 namespace {
 
-std::string IsoTime(Poller::WallTime t) {
+std::string IsoTime(QueryStatus::WallTime t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
   gmtime_r(&tt, &tm);
@@ -19,8 +19,8 @@ std::string IsoTime(Poller::WallTime t) {
 }
 
 // "2026-12-02T09:46:26Z (2m 5s ago)", or "(in 4m 10s)" for a future time.
-std::string Time(const std::optional<Poller::WallTime>& t,
-                 Poller::WallTime now) {
+std::string Time(const std::optional<QueryStatus::WallTime>& t,
+                 QueryStatus::WallTime now) {
   if (!t) return "never";
   const auto ago = std::chrono::floor<std::chrono::seconds>(now - *t);
   std::string relative;
@@ -35,7 +35,7 @@ std::string Time(const std::optional<Poller::WallTime>& t,
 }
 
 // A next run already past is waiting for a worker, or running.
-std::string NextRun(Poller::WallTime t, Poller::WallTime now) {
+std::string NextRun(QueryStatus::WallTime t, QueryStatus::WallTime now) {
   if (t <= now) return IsoTime(t) + " (due)";
   return Time(t, now);
 }
@@ -93,8 +93,8 @@ std::string HtmlEscape(const std::string& s) {
 
 std::string RenderLandingPage(const std::string& version,
                               const std::string& telemetry_path,
-                              const std::vector<Poller::QueryStatus>& queries,
-                              Poller::WallTime now) {
+                              const std::vector<QueryStatus>& queries,
+                              QueryStatus::WallTime now) {
   std::string h =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Cloudaware "
       "Exporter</title>\n<style>body{font-family:sans-serif;margin:2em}"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/pipeline/poller.h"
+#include "exporter/pipeline/query_status.h"
 
 namespace cloudaware_exporter {
 
@@ -19,8 +19,8 @@ std::string FormatSpan(std::chrono::seconds d);
 // Times appear in UTC ISO 8601 and relative to now.
 std::string RenderLandingPage(
     const std::string& version, const std::string& telemetry_path,
-    const std::vector<Poller::QueryStatus>& queries,
-    Poller::WallTime now = std::chrono::system_clock::now());
+    const std::vector<QueryStatus>& queries,
+    QueryStatus::WallTime now = std::chrono::system_clock::now());
 
 }  // namespace cloudaware_exporter
 

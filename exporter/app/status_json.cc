@@ -44,7 +44,7 @@ json Api(const ApiBudget& b) {
           {"paused_until", Time(b.paused_until)}};
 }
 
-json Query(const Poller::QueryStatus& q) {
+json Query(const QueryStatus& q) {
   json duration = nullptr;
   if (q.last_run) duration = q.duration_seconds;
   return {

@@ -11,9 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "exporter/cmdb/cmdb_client.h"
-#include "exporter/cmdb/token_source.h"
-#include "exporter/pipeline/poller.h"
+#include "exporter/cmdb/api_status.h"
+#include "exporter/pipeline/query_status.h"
 
 namespace cloudaware_exporter {
 
@@ -25,7 +24,7 @@ struct OrgStatus {
   TokenStatus token;
   ApiBudget api;
   bool ready = false;
-  std::vector<Poller::QueryStatus> queries;
+  std::vector<QueryStatus> queries;
 };
 
 struct ExporterStatus {

@@ -28,29 +28,11 @@
 #include <utility>
 #include <vector>
 
+#include "exporter/cmdb/api_error.h"
+#include "exporter/cmdb/api_status.h"
+#include "exporter/cmdb/query_result.h"
+
 namespace cloudaware_exporter {
-
-// A query's result as the API returned it (all pages joined).
-struct QueryResult {
-  int64_t total_size = 0;
-  bool done = true;
-  std::vector<nlohmann::json> records;
-};
-
-// Why a query failed. code is what cloudaware_query_errors_total's `error`
-// label shows: the API errorCode (MALFORMED_QUERY, INVALID_FIELD, ...), or
-// network, timeout, parse, http_<status>, truncated, auth.
-class CmdbError : public std::runtime_error {
- public:
-  CmdbError(std::string code, const std::string& message, int status = 0)
-      : std::runtime_error(message), code_(std::move(code)), status_(status) {}
-  const std::string& code() const { return code_; }
-  int status() const { return status_; }
-
- private:
-  std::string code_;
-  int status_;
-};
 
 class HttpClient;
 class SelfMetrics;
@@ -114,18 +96,6 @@ struct QueryOutcome {
 // min_remaining / remaining share, at most max_stretch.
 double BudgetStretch(int64_t used, int64_t limit, double min_remaining,
                      double max_stretch);
-
-// A snapshot of the API allocation and the client's reactions to it, for
-// /status.
-struct ApiBudget {
-  // From the last Sforce-Limit-Info header; unset before the first answer.
-  std::optional<int64_t> daily_used;
-  std::optional<int64_t> daily_limit;
-  double interval_stretch = 1;  // the budget guard's multiplier
-  bool composite_refused = false;
-  // Set while calls are paused after REQUEST_LIMIT_EXCEEDED.
-  std::optional<std::chrono::system_clock::time_point> paused_until;
-};
 
 class CmdbClient {
  public:

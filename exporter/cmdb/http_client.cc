@@ -8,7 +8,7 @@
 
 #include "exporter/base/duration.h"
 #include "exporter/base/log.h"
-#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/cmdb/api_error.h"
 
 namespace cloudaware_exporter {
 namespace {

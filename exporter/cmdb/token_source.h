@@ -17,7 +17,8 @@
 #include <string>
 
 #include "exporter/base/file_util.h"
-#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/cmdb/api_error.h"
+#include "exporter/cmdb/api_status.h"
 #include "exporter/cmdb/http_client.h"
 #include "exporter/config/config.h"
 #include "exporter/metrics/self_metrics.h"
@@ -27,28 +28,6 @@ namespace cloudaware_exporter {
 // What to do about a token endpoint error, from the set-up steps of the
 // External Client App. Empty when there is nothing specific to say.
 std::string OAuthHint(const std::string& error, const std::string& description);
-
-// Why a token request failed: the `result` label of
-// cloudaware_token_requests_total, a message naming the endpoint, and what to
-// do about it.
-struct TokenFailure {
-  std::string result;
-  std::string message;
-  std::string hint;
-};
-
-// A snapshot of the token's state for /status: never the token itself.
-struct TokenStatus {
-  using WallTime = std::chrono::system_clock::time_point;
-  bool held = false;
-  std::optional<WallTime> obtained;  // when a token was last obtained
-  std::optional<TokenFailure> last_failure;
-  std::optional<WallTime> last_failure_time;
-  // Set while no token request would be sent: the backoff after a failure,
-  // or the cap on requests per minute.
-  std::optional<WallTime> backoff_until;
-  uint64_t requests = 0;  // token requests sent since start or reload
-};
 
 class TokenSource {
  public:

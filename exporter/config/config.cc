@@ -15,6 +15,7 @@
 
 #include "exporter/base/duration.h"
 #include "exporter/base/file_util.h"
+#include "exporter/base/metric_names.h"
 #include "exporter/config/yaml_reader.h"
 
 namespace cloudaware_exporter {
@@ -28,29 +29,6 @@ constexpr size_t kMaxConfigBytes = 16 << 20;
 constexpr size_t kMaxSecretBytes = 64 << 10;
 constexpr milliseconds kMinInterval{1000};
 constexpr int64_t kMaxSeries = 1000000;
-
-// The exporter's own metrics (SPEC.md), with the series names the histogram
-// adds, so that a configured metric cannot collide with them.
-constexpr auto kOwnMetrics = std::to_array<std::string_view>({
-    "cloudaware_up",
-    "cloudaware_token_requests_total",
-    "cloudaware_token_last_success_timestamp_seconds",
-    "cloudaware_token_valid",
-    "cloudaware_api_requests_total",
-    "cloudaware_api_request_duration_seconds",
-    "cloudaware_api_request_duration_seconds_bucket",
-    "cloudaware_api_request_duration_seconds_sum",
-    "cloudaware_api_request_duration_seconds_count",
-    "cloudaware_api_daily_requests_limit",
-    "cloudaware_api_daily_requests_used",
-    "cloudaware_query_success",
-    "cloudaware_query_duration_seconds",
-    "cloudaware_query_last_success_timestamp_seconds",
-    "cloudaware_query_errors_total",
-    "cloudaware_query_series",
-    "cloudaware_query_series_dropped_total",
-    "cloudaware_query_interval_seconds",
-});
 
 bool IsName(std::string_view s, bool allow_colon) {
   auto first = [&](char c) {
@@ -687,8 +665,7 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
                    ": must match [a-zA-Z_:][a-zA-Z0-9_:]*");
   }
   if (metric.name.starts_with("cloudaware_exporter_") ||
-      std::find(kOwnMetrics.begin(), kOwnMetrics.end(), metric.name) !=
-          kOwnMetrics.end()) {
+      IsSelfMetricName(metric.name)) {
     Fail(name, Quote(metric.name) +
                    " is reserved for the exporter's own metrics; pick "
                    "another name");
@@ -874,10 +851,6 @@ std::optional<std::string> ReadSecretFile(const std::string& path,
   secret->erase(secret->find_last_not_of(" \t\r\n\f\v") + 1);
   if (secret->empty()) return "secret file " + path + " is empty";
   return std::nullopt;
-}
-
-std::ostream& operator<<(std::ostream& os, const Secret& secret) {
-  return os << secret.ToString();
 }
 
 EnvLookup ProcessEnv() {

@@ -16,27 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "exporter/base/secret.h"
+
 namespace cloudaware_exporter {
-
-// A credential. It prints as "<secret>" so that it cannot end up in logs,
-// error messages or the status page by accident; Reveal() is for the one
-// place that sends it to the API.
-class Secret {
- public:
-  Secret() = default;
-  explicit Secret(std::string value) : value_(std::move(value)) {}
-
-  const std::string& Reveal() const { return value_; }
-  bool empty() const { return value_.empty(); }
-  std::string ToString() const { return "<secret>"; }
-
-  friend bool operator==(const Secret&, const Secret&) = default;
-
- private:
-  std::string value_;
-};
-
-std::ostream& operator<<(std::ostream& os, const Secret& secret);
 
 struct TlsConfig {
   std::string ca_file;  // resolved against the config file's directory

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <vector>
 
+#include "exporter/base/metric_names.h"
 #include "exporter/metrics/process_metrics.h"
 
 namespace cloudaware_exporter {
@@ -43,11 +44,25 @@ void RemoveQuerySeries(prometheus::Family<T>& family,
   }
 }
 
-const char kBuildInfo[] = "cloudaware_exporter_build_info";
-
 prometheus::Labels OrgLabels(const std::string& org) {
   if (org.empty()) return {};
   return {{"org", org}};
+}
+
+// Every self metric carries the org as a constant label (none for a config
+// without a list of orgs).
+template <typename Builder>
+auto& Register(Builder builder, const MetricName& metric,
+               const std::string& org, prometheus::Registry& registry) {
+  return builder.Name(std::string(metric.name))
+      .Help(std::string(metric.help))
+      .Labels(OrgLabels(org))
+      .Register(registry);
+}
+
+prometheus::Gauge& Single(const MetricName& metric, const std::string& org,
+                          prometheus::Registry& registry) {
+  return Register(BuildGauge(), metric, org, registry).Add({});
 }
 
 // Appends the process_* metrics, sorts each family's series by labels and
@@ -78,144 +93,36 @@ std::string Serialize(std::vector<prometheus::MetricFamily> families) {
 SelfMetrics::SelfMetrics(const std::string& version,
                          const std::string& revision, const std::string& org)
     : registry_(std::make_shared<prometheus::Registry>()),
-      up_(BuildGauge()
-              .Name("cloudaware_up")
-              .Help("1 if the exporter's last request to the Cloudaware API "
-                    "(token or query) was answered by a working API; 0 after "
-                    "a network error, a 5xx response, a refused token or "
-                    "REQUEST_LIMIT_EXCEEDED.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)
-              .Add({})),
-      token_requests_(
-          BuildCounter()
-              .Name("cloudaware_token_requests_total")
-              .Help("OAuth token requests the exporter sent, by result: "
-                    "success, the OAuth error code, http_<status> or network.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
+      up_(Single(self_metric::kUp, org, *registry_)),
+      token_requests_(Register(BuildCounter(), self_metric::kTokenRequests, org,
+                               *registry_)),
       token_last_success_(
-          BuildGauge()
-              .Name("cloudaware_token_last_success_timestamp_seconds")
-              .Help("Unix time when the exporter last obtained an OAuth "
-                    "token; 0 if it never did.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)
-              .Add({})),
-      token_valid_(BuildGauge()
-                       .Name("cloudaware_token_valid")
-                       .Help("1 while the exporter holds an OAuth token the "
-                             "API accepts; 0 before the first token and after "
-                             "the API refused one.")
-                       .Labels(OrgLabels(org))
-                       .Register(*registry_)
-                       .Add({})),
+          Single(self_metric::kTokenLastSuccess, org, *registry_)),
+      token_valid_(Single(self_metric::kTokenValid, org, *registry_)),
       api_requests_(
-          BuildCounter()
-              .Name("cloudaware_api_requests_total")
-              .Help("HTTP requests the exporter sent to the Cloudaware API, "
-                    "by endpoint and response status code (network or "
-                    "timeout when no response arrived).")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
-      api_duration_(
-          BuildHistogram()
-              .Name("cloudaware_api_request_duration_seconds")
-              .Help("Time from sending an HTTP request to the Cloudaware API "
-                    "until its response was read in full, by endpoint.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
-      daily_limit_(
-          BuildGauge()
-              .Name("cloudaware_api_daily_requests_limit")
-              .Help("The org's daily API request allocation, from the "
-                    "Sforce-Limit-Info header of the latest API response; 0 "
-                    "until the first response.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)
-              .Add({})),
-      daily_used_(
-          BuildGauge()
-              .Name("cloudaware_api_daily_requests_used")
-              .Help("API requests the org used in the last 24 hours, by all "
-                    "clients, from the Sforce-Limit-Info header of the latest "
-                    "API response; 0 until the first response.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)
-              .Add({})),
+          Register(BuildCounter(), self_metric::kApiRequests, org, *registry_)),
+      api_duration_(Register(BuildHistogram(), self_metric::kApiRequestDuration,
+                             org, *registry_)),
+      daily_limit_(Single(self_metric::kDailyLimit, org, *registry_)),
+      daily_used_(Single(self_metric::kDailyUsed, org, *registry_)),
       composite_fallback_(
-          BuildGauge()
-              .Name("cloudaware_api_composite_fallback")
-              .Help("1 if batching: composite is configured but the org "
-                    "refused /composite, so queries go one API call each; 0 "
-                    "otherwise.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)
-              .Add({})),
-      interval_stretch_(
-          BuildGauge()
-              .Name("cloudaware_api_budget_stretch_factor")
-              .Help("The budget guard's multiplier of query intervals: 1 "
-                    "normally, more while less than budget_min_remaining of "
-                    "the daily API allocation is left.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)
-              .Add({})),
+          Single(self_metric::kCompositeFallback, org, *registry_)),
+      interval_stretch_(Single(self_metric::kIntervalStretch, org, *registry_)),
       query_success_(
-          BuildGauge()
-              .Name("cloudaware_query_success")
-              .Help("1 if the query's last run succeeded, 0 if it failed. "
-                    "Queries run on their configured interval, not at scrape "
-                    "time.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
+          Register(BuildGauge(), self_metric::kQuerySuccess, org, *registry_)),
       query_duration_(
-          BuildGauge()
-              .Name("cloudaware_query_duration_seconds")
-              .Help("How long the query's last run took, all result pages "
-                    "included.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
-      query_last_success_(
-          BuildGauge()
-              .Name("cloudaware_query_last_success_timestamp_seconds")
-              .Help("Unix time when the query last ran successfully.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
+          Register(BuildGauge(), self_metric::kQueryDuration, org, *registry_)),
+      query_last_success_(Register(BuildGauge(), self_metric::kQueryLastSuccess,
+                                   org, *registry_)),
       query_errors_(
-          BuildCounter()
-              .Name("cloudaware_query_errors_total")
-              .Help("Failed runs of the query, by error: the API errorCode, "
-                    "or network, timeout, parse or http_<status>.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
+          Register(BuildCounter(), self_metric::kQueryErrors, org, *registry_)),
       query_series_(
-          BuildGauge()
-              .Name("cloudaware_query_series")
-              .Help("Series the query currently exports: those of its last "
-                    "successful run, until they go stale.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
+          Register(BuildGauge(), self_metric::kQuerySeries, org, *registry_)),
       query_interval_(
-          BuildGauge()
-              .Name("cloudaware_query_interval_seconds")
-              .Help("How often the query is configured to run; alerts compare "
-                    "the age of its last success with this.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)),
-      query_series_dropped_(
-          BuildCounter()
-              .Name("cloudaware_query_series_dropped_total")
-              .Help("Series a query produced beyond its max_series, and so "
-                    "did not export.")
-              .Labels(OrgLabels(org))
-              .Register(*registry_)) {
-  BuildGauge()
-      .Name(kBuildInfo)
-      .Help(
-          "Always 1, labelled by the version and the git revision the "
-          "exporter was built from.")
-      .Register(*registry_)
+          Register(BuildGauge(), self_metric::kQueryInterval, org, *registry_)),
+      query_series_dropped_(Register(
+          BuildCounter(), self_metric::kQuerySeriesDropped, org, *registry_)) {
+  Register(BuildGauge(), self_metric::kBuildInfo, "", *registry_)
       .Add({{"version", version}, {"revision", revision}})
       .Set(1);
   interval_stretch_.Set(1);
@@ -314,7 +221,7 @@ std::string RenderSelfMetrics(const std::vector<const SelfMetrics*>& orgs) {
       auto [it, added] = index.emplace(family.name, merged.size());
       if (added) {
         merged.push_back(std::move(family));
-      } else if (family.name != kBuildInfo) {
+      } else if (family.name != self_metric::kBuildInfo.name) {
         auto& into = merged[it->second].metric;
         into.insert(into.end(), std::make_move_iterator(family.metric.begin()),
                     std::make_move_iterator(family.metric.end()));

@@ -32,6 +32,7 @@
 #include "exporter/config/config.h"
 #include "exporter/metrics/self_metrics.h"
 #include "exporter/pipeline/collector.h"
+#include "exporter/pipeline/query_status.h"
 #include "exporter/pipeline/samples.h"
 
 namespace cloudaware_exporter {
@@ -46,20 +47,7 @@ class Poller {
  public:
   using WallTime = std::chrono::system_clock::time_point;
 
-  struct QueryStatus {
-    std::string name;
-    std::chrono::milliseconds interval{0};
-    std::optional<WallTime> last_run;
-    std::optional<WallTime> last_success;
-    WallTime next_run;
-    double duration_seconds = 0;
-    size_t rows = 0;
-    size_t series = 0;
-    bool success = false;
-    bool running = false;
-    std::string
-        last_error;  // code and message of the last failure, "" after a success
-  };
+  using QueryStatus = cloudaware_exporter::QueryStatus;
 
   // Polls config.orgs[org]; its self metrics go to `metrics`, which belongs
   // to that org. store may be null (no --storage.path); else it must outlive

@@ -17,7 +17,7 @@
 #include <optional>
 #include <string>
 
-#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/cmdb/query_result.h"
 
 namespace cloudaware_exporter {
 

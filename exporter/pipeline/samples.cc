@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "exporter/base/text.h"
+#include "exporter/cmdb/api_error.h"
 
 namespace cloudaware_exporter {
 namespace {

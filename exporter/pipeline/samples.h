@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/cmdb/cmdb_client.h"
+#include "exporter/cmdb/query_result.h"
 #include "exporter/config/config.h"
 
 namespace cloudaware_exporter {

@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "exporter/config/config.h"
+#include "exporter/base/secret.h"
 
 namespace cloudaware_exporter {
 

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "exporter/config/config.h"
+#include "exporter/base/secret.h"
 
 namespace cloudaware_exporter {
 
