@@ -2,27 +2,16 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 
-#include "exporter/app/landing_page.h"
+#include "exporter/app/exporter.h"
 #include "exporter/app/online_check.h"
-#include "exporter/app/status_json.h"
 #include "exporter/base/log.h"
-#include "exporter/cmdb/cmdb_client.h"
-#include "exporter/cmdb/http_client.h"
-#include "exporter/cmdb/token_source.h"
 #include "exporter/config/config.h"
-#include "exporter/metrics/self_metrics.h"
-#include "exporter/pipeline/collector.h"
-#include "exporter/pipeline/poller.h"
 #include "exporter/pipeline/result_store.h"
 #include "exporter/web/web.h"
 
@@ -128,227 +117,26 @@ Flags ParseFlags(int argc, char** argv) {
   return f;
 }
 
-// After REQUEST_LIMIT_EXCEEDED, wait for the next cycle: the shortest query
-// interval.
-CmdbClient::Options ClientOptions(const Config& config, const OrgConfig& org) {
-  CmdbClient::Options options;
-  options.limit_pause =
-      org.queries.empty() ? config.default_interval : org.queries[0].interval;
-  for (const QueryConfig& q : org.queries)
-    options.limit_pause = std::min(options.limit_pause, q.interval);
-  return options;
+// What the endpoints serve, from the exporter. The web layer knows nothing
+// of the CMDB.
+WebHandlers Handlers(Exporter& exporter, const std::string& telemetry_path) {
+  WebHandlers h;
+  h.metrics = [&exporter](bool gzip) { return exporter.Exposition(gzip); };
+  h.landing_page = [&exporter, telemetry_path] {
+    return exporter.LandingPage(telemetry_path);
+  };
+  h.ready = [&exporter] { return exporter.Ready(); };
+  h.status = [&exporter] { return exporter.StatusText(); };
+  h.reload = [&exporter] { return exporter.Reload(); };
+  return h;
 }
 
-// Everything one org of a config determines. A reload builds new ones and
-// retires the old; the self metrics and the collector outlive them.
-struct Pipeline {
-  Pipeline(const Config& config, size_t i, SelfMetrics& metrics,
-           Collector& collector, ResultStore* store)
-      : org(config.orgs[i]),
-        http(org.cloudaware, ProcessEnv()),
-        tokens(org.cloudaware, http, metrics),
-        client(org.cloudaware, tokens, http, metrics,
-               ClientOptions(config, org)),
-        poller(config, client, collector, metrics, store, i) {}
-  // Aborts requests in flight first, so a hung API cannot delay the stop.
-  void Stop() {
-    http.Stop();
-    poller.Stop();
-  }
-
-  const OrgConfig org;
-  HttpClient http;
-  TokenSource tokens;
-  CmdbClient client;
-  Poller poller;
-};
-
-class Exporter {
- public:
-  // store may be null; a reload keeps using it.
-  Exporter(std::string config_file, Config config, ResultStore* store)
-      : config_file_(std::move(config_file)), store_(store) {
-    Install(std::move(config));
-  }
-
-  int Once() {
-    bool ok = true;
-    for (const auto& p : Pipelines()) ok = p->poller.PollOnce() && ok;
-    for (const auto& chunk : Exposition(false)) std::cout << *chunk;
-    std::cout.flush();
-    return ok ? 0 : 1;
-  }
-
-  void Start() {
-    for (const auto& p : Pipelines()) p->poller.Start();
-  }
-
-  void Stop() {
-    std::lock_guard<std::mutex> lock(reload_mu_);
-    for (const auto& p : Pipelines()) p->Stop();
-  }
-
-  // Returns "" or why the new config was refused (the old one stays).
-  std::string Reload() {
-    std::lock_guard<std::mutex> lock(reload_mu_);
-    Config config;
-    try {
-      config = LoadConfig(config_file_);
-    } catch (const ConfigError& e) {
-      LogError("reload failed, keeping the current config",
-               {{"err", e.what()}});
-      return e.what();
-    }
-    bool ready = true;
-    for (const auto& p : Pipelines()) {
-      p->Stop();
-      ready = ready && p->poller.ready();
-    }
-    ready_once_ = ready_once_ || ready;
-    const size_t orgs = config.orgs.size(), queries = CountQueries(config);
-    Install(std::move(config));
-    for (const auto& p : Pipelines()) p->poller.Start();
-    LogInfo("config reloaded", {{"file", config_file_},
-                                {"orgs", std::to_string(orgs)},
-                                {"queries", std::to_string(queries)}});
-    return "";
-  }
-
-  WebHandlers Handlers(const std::string& telemetry_path) {
-    WebHandlers h;
-    h.metrics = [this](bool gzip) { return Exposition(gzip); };
-    h.landing_page = [this, telemetry_path] {
-      std::vector<Poller::QueryStatus> queries;
-      for (const auto& p : Pipelines()) {
-        for (auto& q : p->poller.Status()) {
-          q.name = CollectorKey(p->org.name, q.name);
-          queries.push_back(std::move(q));
-        }
-      }
-      return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path, queries);
-    };
-    // Stays ready across reloads: the old results keep being served.
-    h.ready = [this] {
-      if (ready_once_.load()) return true;
-      for (const auto& p : Pipelines()) {
-        if (!p->poller.ready()) return false;
-      }
-      return true;
-    };
-    h.status = [this] { return Status().dump(2) + "\n"; };
-    h.reload = [this] { return Reload(); };
-    return h;
-  }
-
-  static size_t CountQueries(const Config& config) {
-    size_t n = 0;
-    for (const OrgConfig& org : config.orgs) n += org.queries.size();
-    return n;
-  }
-
- private:
-  // One entry per org; a single-org config's is named "".
-  nlohmann::ordered_json Status() {
-    std::shared_ptr<const Config> config;
-    std::vector<std::shared_ptr<Pipeline>> pipelines;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      config = config_;
-      pipelines = pipelines_;
-    }
-    ExporterStatus status{.version = CLOUDAWARE_VERSION,
-                          .revision = CLOUDAWARE_REVISION,
-                          .start_time = start_time_,
-                          .config_file = config->file,
-                          .config_yaml = RedactedYaml(*config),
-                          .orgs = {}};
-    for (const auto& p : pipelines) {
-      status.orgs.push_back({.name = p->org.name,
-                             .url = p->org.cloudaware.url,
-                             .token = p->tokens.Status(),
-                             .api = p->client.Budget(),
-                             .ready = ready_once_.load() || p->poller.ready(),
-                             .queries = p->poller.Status()});
-    }
-    return StatusJson(status);
-  }
-
-  // Builds the pipelines of a config, with each org's self metrics: kept
-  // from before for an org that stays, so counters carry on, and dropped for
-  // an org that left. The old pipelines must be stopped.
-  void Install(Config config) {
-    std::map<std::string, std::shared_ptr<SelfMetrics>> metrics;
-    std::vector<std::string> keys;
-    for (const OrgConfig& org : config.orgs) {
-      auto it = metrics_.find(org.name);
-      metrics[org.name] =
-          it != metrics_.end()
-              ? it->second
-              : std::make_shared<SelfMetrics>(CLOUDAWARE_VERSION,
-                                              CLOUDAWARE_REVISION, org.name);
-      for (const QueryConfig& q : org.queries)
-        keys.push_back(CollectorKey(org.name, q.name));
-    }
-    // Queries that left the config take their self metrics with them.
-    for (const auto& p : pipelines_) {
-      auto it = metrics.find(p->org.name);
-      if (it == metrics.end()) continue;
-      const OrgConfig* now = nullptr;
-      for (const OrgConfig& org : config.orgs) {
-        if (org.name == p->org.name) now = &org;
-      }
-      for (const QueryConfig& q : p->org.queries) {
-        bool kept =
-            std::any_of(now->queries.begin(), now->queries.end(),
-                        [&](const QueryConfig& n) { return n.name == q.name; });
-        if (!kept) it->second->RemoveQuery(q.name);
-      }
-    }
-    std::vector<std::shared_ptr<Pipeline>> pipelines;
-    for (size_t i = 0; i < config.orgs.size(); ++i) {
-      pipelines.push_back(std::make_shared<Pipeline>(
-          config, i, *metrics[config.orgs[i].name], collector_, store_));
-    }
-    // A single org's poller orders its queries itself.
-    if (config.orgs.size() > 1 || !config.orgs[0].name.empty()) {
-      collector_.SetQueries(keys);
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    pipelines_ = std::move(pipelines);
-    metrics_ = std::move(metrics);
-    config_ = std::make_shared<const Config>(std::move(config));
-  }
-
-  std::vector<std::shared_ptr<Pipeline>> Pipelines() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return pipelines_;
-  }
-
-  std::vector<std::shared_ptr<const std::string>> Exposition(bool gzip) {
-    std::vector<std::shared_ptr<SelfMetrics>> owned;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [name, m] : metrics_) owned.push_back(m);
-    }
-    std::vector<const SelfMetrics*> metrics;
-    for (const auto& m : owned) metrics.push_back(m.get());
-    return cloudaware_exporter::Exposition(*collector_.snapshot(),
-                                           RenderSelfMetrics(metrics), gzip);
-  }
-
-  const std::string config_file_;
-  ResultStore* const store_;
-  const std::chrono::system_clock::time_point start_time_ =
-      std::chrono::system_clock::now();
-  Collector collector_;
-  std::mutex reload_mu_;  // one reload or stop at a time
-  std::mutex mu_;         // guards config_, pipelines_ and metrics_
-  std::shared_ptr<const Config> config_;
-  std::vector<std::shared_ptr<Pipeline>> pipelines_;
-  // By org name; shared with scrapes that are rendering them.
-  std::map<std::string, std::shared_ptr<SelfMetrics>> metrics_;
-  std::atomic<bool> ready_once_{false};
-};
+int Once(Exporter& exporter) {
+  const bool ok = exporter.PollOnce();
+  for (const auto& chunk : exporter.Exposition(false)) std::cout << *chunk;
+  std::cout.flush();
+  return ok ? 0 : 1;
+}
 
 int Run(int argc, char** argv) {
   Flags flags = ParseFlags(argc, argv);
@@ -426,9 +214,9 @@ int Run(int argc, char** argv) {
     }
   }
   Exporter exporter(flags.config_file, std::move(config), store.get());
-  if (flags.once) return exporter.Once();
+  if (flags.once) return Once(exporter);
 
-  WebServer web(flags.web, exporter.Handlers(flags.web.telemetry_path));
+  WebServer web(flags.web, Handlers(exporter, flags.web.telemetry_path));
   try {
     web.Start();
   } catch (const std::exception& e) {

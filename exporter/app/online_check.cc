@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "exporter/app/org_pipeline.h"
 #include "exporter/base/text.h"
 #include "exporter/cmdb/cmdb_client.h"
 #include "exporter/cmdb/http_client.h"
@@ -292,9 +293,9 @@ bool CheckOnline(const CloudawareConfig& cloudaware,
                  const std::vector<QueryConfig>& queries,
                  size_t max_label_value_length, std::ostream& out) {
   SelfMetrics metrics(CLOUDAWARE_VERSION, CLOUDAWARE_REVISION);
-  HttpClient http(cloudaware, ProcessEnv());
-  TokenSource tokens(cloudaware, http, metrics);
-  CmdbClient client(cloudaware, tokens, http, metrics);
+  OrgConnection api(cloudaware, metrics);
+  TokenSource& tokens = api.tokens;
+  CmdbClient& client = api.client;
 
   try {
     tokens.Get();

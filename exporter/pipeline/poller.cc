@@ -70,12 +70,6 @@ Poller::Poller(const Config& config, CmdbClient& client, Collector& collector,
                   0, std::max<int64_t>(0, max_jitter.count()))(rng));
     states_.push_back(std::move(s));
   }
-  // With several orgs, the exporter orders all their queries at once.
-  if (org_.name.empty()) {
-    std::vector<std::string> names;
-    for (const QueryConfig& q : org_.queries) names.push_back(q.name);
-    collector_.SetQueries(names);
-  }
   if (store_ != nullptr) {
     size_t restored = 0;
     for (State& s : states_) restored += Restore(s);
