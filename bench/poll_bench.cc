@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "exporter/app/org_pipeline.h"
 #include "exporter/base/log.h"
 #include "exporter/cmdb/cmdb_client.h"
 #include "exporter/cmdb/http_client.h"
@@ -63,12 +64,11 @@ Figures Measure(cmdb_simulator::Simulator& sim, int queries, int concurrency,
       [](const std::string&) { return std::nullopt; });
   ce::SelfMetrics metrics("bench", "bench");
   ce::Collector collector;
-  ce::HttpClient http(config.orgs[0].cloudaware,
-                      [](const std::string&) { return std::nullopt; });
-  ce::TokenSource tokens(config.orgs[0].cloudaware, http, metrics);
-  ce::CmdbClient client(config.orgs[0].cloudaware, tokens, http, metrics);
-  ce::Poller poller(config, client, collector, metrics);
-  tokens.Get();  // the token is not part of a cycle
+  ce::OrgOptions options;
+  options.env = [](const std::string&) { return std::nullopt; };
+  ce::OrgPipeline org(config, 0, metrics, collector, nullptr, options);
+  ce::Poller& poller = org.poller;
+  org.api.tokens.Get();  // the token is not part of a cycle
 
   Figures f;
   std::vector<double> times;

@@ -10,6 +10,7 @@
 
 #include "exporter/app/exporter.h"
 #include "exporter/app/online_check.h"
+#include "exporter/base/duration.h"
 #include "exporter/base/log.h"
 #include "exporter/config/config.h"
 #include "exporter/pipeline/result_store.h"
@@ -51,6 +52,9 @@ struct Flags {
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kLogfmt;
   bool version = false;
+  // Hidden from the usage: timings for tests of the binary, which cannot
+  // wait out a real org's backoffs.
+  OrgOptions org;
 };
 
 [[noreturn]] void Usage(const std::string& problem) {
@@ -105,6 +109,13 @@ Flags ParseFlags(int argc, char** argv) {
         Usage("--log.level must be debug, info, warn or error, got '" + value +
               "'");
       f.log_level = *level;
+    } else if (name == "--test.token-backoff") {
+      // The first wait after a refused token; later waits double, up to 4x.
+      auto backoff = ParseDuration(value);
+      if (!backoff || backoff->count() <= 0)
+        Usage("--test.token-backoff must be a duration, got '" + value + "'");
+      f.org.tokens.min_backoff = *backoff;
+      f.org.tokens.max_backoff = *backoff * 4;
     } else if (name == "--log.format") {
       auto format = ParseLogFormat(value);
       if (!format)
@@ -213,7 +224,8 @@ int Run(int argc, char** argv) {
       return 1;
     }
   }
-  Exporter exporter(flags.config_file, std::move(config), store.get());
+  Exporter exporter(flags.config_file, std::move(config), store.get(),
+                    flags.org);
   if (flags.once) return Once(exporter);
 
   WebServer web(flags.web, Handlers(exporter, flags.web.telemetry_path));

@@ -953,9 +953,10 @@ nlohmann::ordered_json Urls(std::string_view name,
 
 std::vector<ObjectDef> Inventory::CloudawareSchema() {
   using T = FieldType;
-  // Object names, and field names not marked "guess", come from the API
-  // reference (§7). The guesses appear in no public Cloudaware source; a real
-  // org's names must be checked with describe.
+  // Object names, and field names not marked "guess", come from
+  // Cloudaware's public material (github.com/cloudaware/compliance-policies).
+  // The guesses appear in no public Cloudaware source; a real org's names must
+  // be checked with describe.
   const FieldDef account = Field("CA10__account__c", "Account", T::kReference,
                                  kAwsAccount, "CA10__account__r");
   const FieldDef aws_region =

@@ -69,7 +69,8 @@ Reply JsonReply(int status, const ojson& body) {
   return r;
 }
 
-// REST errors are an array of {message, errorCode} (reference §3).
+// REST errors are an array of {message, errorCode}, as in
+// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
 Reply RestError(int status, const std::string& code, const std::string& message,
                 bool as_object = false) {
   ojson e = {{"message", message}, {"errorCode", code}};
@@ -1017,7 +1018,7 @@ class Simulator::Impl {
                        "The requested resource does not exist");
     }
     if (major < options_.min_api_version) {
-      // Unverified body: the reference documents only the status (§4.4).
+      // Unverified body: Salesforce documents only the status (410).
       return RestError(410, "API_VERSION_RETIRED",
                        "API version " + version +
                            " has been retired. Use a "
@@ -1312,7 +1313,8 @@ class Simulator::Impl {
     const json& subs = body["compositeRequest"];
     bool all_or_none = body.value("allOrNone", false);
     if (subs.empty() || subs.size() > kCompositeMaxSubrequests) {
-      // Unverified code and message: the limit itself is documented (§6.2).
+      // Unverified code and message: the limit itself is documented for
+      // /composite (at most 5 query subrequests).
       return RestError(
           400, "LIMIT_EXCEEDED",
           "A composite request must have from 1 to 25 subrequests");
@@ -1357,7 +1359,8 @@ class Simulator::Impl {
       }
     }
     Reply out = JsonReply(200, ojson{{"compositeResponse", results}});
-    out.cost = 1;  // the whole composite request is one call (§6.2)
+    out.cost = 1;  // the whole composite request is one call (Salesforce's
+                   // /composite resource)
     (void)version;
     return out;
   }
@@ -1414,7 +1417,8 @@ class Simulator::Impl {
     }
     Reply out =
         JsonReply(200, ojson{{"hasErrors", has_errors}, {"results", results}});
-    out.cost = executed;  // each subrequest is a call (§6.1)
+    out.cost = executed;  // each subrequest is a call (Salesforce's
+                          // /composite/batch resource)
     (void)version;
     return out;
   }

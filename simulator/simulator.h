@@ -1,6 +1,6 @@
 // cmdb_simulator: a fake Cloudaware CMDB (Salesforce REST) API on loopback,
-// faithful to shared/reference/cmdb-api.md: the OAuth client-credentials token
-// endpoint, revoke and introspect, versions, query (with paging), limits,
+// faithful to Salesforce's REST API documentation: the OAuth client-credentials
+// token endpoint, revoke and introspect, versions, query (with paging), limits,
 // composite, describe, Sforce-Limit-Info accounting, and fault injection.
 //
 // Tests start it in-process on an ephemeral port; the cmdb_simulator binary
@@ -33,30 +33,34 @@ struct SimulatorOptions {
   // False: the app has no Run As user, so token requests fail with
   // invalid_grant "no client credentials user enabled".
   bool run_as_user = true;
-  // Sessions expire after this long without use (reference §1.4).
+  // Sessions expire after this long without use: the org default session
+  // timeout is 2 hours.
   std::chrono::milliseconds token_idle_timeout = std::chrono::hours(2);
-  // Unverified (§7 open question 7): whether a second token request returns
-  // the live token. Default: a new token each time.
+  // Unverified: whether a second token request returns the live token. Default:
+  // a new token each time.
   bool reuse_tokens = false;
-  // Unverified (§2): status of invalid_client when the client authenticated
-  // with HTTP Basic.
+  // Unverified: status of invalid_client when the client authenticated
+  // with HTTP Basic (RFC 6749 section 5.2 suggests 401; Salesforce documents
+  // 400 for OAuth errors).
   int basic_invalid_client_status = 400;
-  // Successful token requests allowed per rolling hour (§1.4).
+  // Successful token requests allowed per user and rolling hour; Salesforce
+  // blocks more with LOGIN_RATE_EXCEEDED.
   int logins_per_hour = 3600;
   // Empty: scheme://<Host header of the token request>.
   std::string instance_url;
 
-  // The rolling 24 h allocation and what is already spent (§5).
+  // The rolling 24 h allocation and what is already spent, as GET /limits
+  // and Sforce-Limit-Info report them.
   int64_t daily_limit = 100000;
   int64_t daily_used = 0;
-  // Unverified (§5): whether GET /limits costs a call.
+  // Unverified: whether GET /limits costs a call.
   bool limits_call_counts = true;
 
   // Supported versions; those from 20.0 up to the minimum are retired (410).
   int min_api_version = 31;
   int max_api_version = 68;
 
-  // Unverified (§4.3): an aggregate result over 2,000 rows either fails at
+  // Unverified: an aggregate result over 2,000 rows either fails at
   // once ("error") or returns the first 2,000 rows with done=false and fails
   // on the follow-up ("truncate").
   std::string aggregate_overflow = "error";

@@ -1,5 +1,6 @@
 // A SOQL subset evaluated over the simulated inventory, answering with the
-// JSON the Salesforce REST query resource returns (reference §4).
+// JSON the Salesforce REST query resource returns (GET
+// /services/data/vXX.X/query).
 //
 // Supported: SELECT of fields, relationship paths (a__r.b) and aliases;
 // COUNT(), COUNT(Id), COUNT(f), COUNT_DISTINCT(f), SUM, MIN, MAX, AVG;

@@ -244,6 +244,35 @@ TEST_F(ExporterBinaryTest, OnceExitsOneWhenAQueryFails) {
   EXPECT_NE(p->err().find("INVALID_TYPE"), std::string::npos) << p->err();
 }
 
+// The hidden --test.token-backoff lets tests of the binary see a refused
+// token retried in a second rather than 15 s; a bad value is a usage error.
+TEST_F(ExporterBinaryTest, TestTokenBackoffShortensTheWaitAfterARefusal) {
+  StartSimulator();
+  sim_->AddFaults({{"type", "reject_credentials"}});
+  WriteFile(dir_ / "c.yml", Config(kStateQuery));
+  auto bad = Run({"--config.file=" + (dir_ / "c.yml").string(),
+                  "--test.token-backoff=soon"});
+  EXPECT_EQ(bad->Wait(std::chrono::seconds(10)), 2);
+  EXPECT_NE(bad->err().find("--test.token-backoff must be a duration"),
+            std::string::npos)
+      << bad->err();
+
+  auto p = Run({"--config.file=" + (dir_ / "c.yml").string(),
+                "--web.listen-address=127.0.0.1:" + std::to_string(FreePort()),
+                "--test.token-backoff=200ms"});
+  auto tokens = [&] {
+    int n = 0;
+    for (const auto& e : sim_->RequestLog()) n += e["endpoint"] == "token";
+    return n;
+  };
+  for (int i = 0; i < 100 && tokens() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(tokens(), 3) << "within 5 s, after waits of 0.2 s and 0.4 s";
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(std::chrono::seconds(10)), 0) << p->err();
+}
+
 TEST_F(ExporterBinaryTest, SigtermStopsPromptlyWithAHungRequest) {
   StartSimulator();
   sim_->AddFaults({{"endpoint", "query"}, {"type", "hang"}});

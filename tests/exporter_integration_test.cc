@@ -14,6 +14,7 @@
 
 #include "connect_proxy.h"
 #include "exporter/app/landing_page.h"
+#include "exporter/app/org_pipeline.h"
 #include "exporter/app/status_json.h"
 #include "exporter/base/log.h"
 #include "exporter/cmdb/cmdb_client.h"
@@ -90,9 +91,7 @@ class ExporterIntegrationTest : public ::testing::Test {
       poller_->Stop();
     }
     poller_.reset();
-    client_.reset();
-    tokens_.reset();
-    http_.reset();
+    api_.reset();
     sim_->Stop();
     ConfigureLogging(LogLevel::kInfo, LogFormat::kLogfmt);
   }
@@ -119,11 +118,15 @@ class ExporterIntegrationTest : public ::testing::Test {
       return it->second;
     };
     config_ = ParseConfig(yaml, "it.yml", lookup);
-    http_ = std::make_unique<HttpClient>(config_.orgs[0].cloudaware, lookup);
-    tokens_ = std::make_unique<TokenSource>(config_.orgs[0].cloudaware, *http_,
-                                            metrics_, token_options_);
-    client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_,
-                                           *http_, metrics_, client_options_);
+    api_ = std::make_unique<OrgConnection>(
+        config_.orgs[0].cloudaware, metrics_,
+        OrgOptions{.tokens = token_options_,
+                   .client = client_options_,
+                   .limit_pause = client_options_.limit_pause,
+                   .env = lookup});
+    http_ = &api_->http;
+    tokens_ = &api_->tokens;
+    client_ = &api_->client;
     poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_,
                                        store_);
   }
@@ -170,9 +173,10 @@ class ExporterIntegrationTest : public ::testing::Test {
   Config config_;
   SelfMetrics metrics_{"test", "test"};
   Collector collector_;
-  std::unique_ptr<HttpClient> http_;
-  std::unique_ptr<TokenSource> tokens_;
-  std::unique_ptr<CmdbClient> client_;
+  std::unique_ptr<OrgConnection> api_;
+  HttpClient* http_ = nullptr;
+  TokenSource* tokens_ = nullptr;
+  CmdbClient* client_ = nullptr;
   std::unique_ptr<Poller> poller_;
   ResultStore* store_ = nullptr;  // given to the poller Build makes
 };

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "exporter/app/landing_page.h"
+#include "exporter/app/org_pipeline.h"
 #include "exporter/base/log.h"
 #include "exporter/cmdb/cmdb_client.h"
 #include "exporter/cmdb/http_client.h"
@@ -278,26 +279,21 @@ class FaultTest : public ::testing::Test {
     };
     config_ = ParseConfig(yaml, "fault.yml", no_env);
     ASSERT_EQ(config_.orgs[0].cloudaware.max_retries, kMaxRetries);
-    http_ = std::make_unique<HttpClient>(config_.orgs[0].cloudaware, no_env);
-    TokenSource::Options token_options;
-    token_options.min_backoff = milliseconds(200);
-    token_options.max_backoff = milliseconds(400);
-    ASSERT_EQ(token_options.max_requests_per_minute, kTokenRequestsPerMinute);
-    tokens_ = std::make_unique<TokenSource>(config_.orgs[0].cloudaware, *http_,
-                                            metrics_, token_options);
-    CmdbClient::Options client_options;
-    client_options.min_backoff = milliseconds(10);
-    client_options.max_backoff = milliseconds(50);
-    // As main sets it: the shortest query interval.
-    client_options.limit_pause = config_.default_interval;
-    for (const auto& q : config_.orgs[0].queries) {
-      client_options.limit_pause =
-          std::min(client_options.limit_pause, q.interval);
-    }
-    limit_pause_ = client_options.limit_pause;
-    client_ = std::make_unique<CmdbClient>(config_.orgs[0].cloudaware, *tokens_,
-                                           *http_, metrics_, client_options);
-    poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
+    OrgOptions options;
+    options.env = no_env;
+    options.tokens.min_backoff = milliseconds(200);
+    options.tokens.max_backoff = milliseconds(400);
+    options.tokens.request_window = token_window_;
+    ASSERT_EQ(options.tokens.max_requests_per_minute, kTokenRequestsPerMinute);
+    options.client.min_backoff = milliseconds(10);
+    options.client.max_backoff = milliseconds(50);
+    org_ = std::make_unique<OrgPipeline>(config_, 0, metrics_, collector_,
+                                         nullptr, options);
+    limit_pause_ = LimitPause(config_, config_.orgs[0]);
+    http_ = &org_->api.http;
+    tokens_ = &org_->api.tokens;
+    client_ = &org_->api.client;
+    poller_ = &org_->poller;
 
     WebOptions web_options;
     web_options.listen_address = "127.0.0.1:0";
@@ -330,10 +326,7 @@ class FaultTest : public ::testing::Test {
     poller_->Stop();
     scraper_.reset();
     web_.reset();
-    poller_.reset();
-    client_.reset();
-    tokens_.reset();
-    http_.reset();
+    org_.reset();
   }
 
   std::string Get(const std::string& path) {
@@ -577,12 +570,15 @@ class FaultTest : public ::testing::Test {
   fs::path secret_file_;
   Config config_;
   milliseconds limit_pause_{0};
+  // The token cap's window; a test of the cap shortens it.
+  milliseconds token_window_{std::chrono::minutes(1)};
   SelfMetrics metrics_{"test", "test"};
   Collector collector_;
-  std::unique_ptr<HttpClient> http_;
-  std::unique_ptr<TokenSource> tokens_;
-  std::unique_ptr<CmdbClient> client_;
-  std::unique_ptr<Poller> poller_;
+  std::unique_ptr<OrgPipeline> org_;
+  HttpClient* http_ = nullptr;
+  TokenSource* tokens_ = nullptr;
+  CmdbClient* client_ = nullptr;
+  Poller* poller_ = nullptr;
   std::unique_ptr<WebServer> web_;
   std::unique_ptr<httplib::Client> scraper_;
 };
@@ -1032,6 +1028,9 @@ TEST_F(FaultTest, SecretRotationThroughTheSecretFile) {
 }
 
 TEST_F(FaultTest, TokenRequestsStopAtThePerMinuteCap) {
+  // Long enough for the start and the refusals below, short enough not to
+  // wait out a minute.
+  token_window_ = std::chrono::seconds(10);
   ASSERT_NO_FATAL_FAILURE(StartExporter());
   ASSERT_TRUE(WaitSteady());
   const Mark mark = TakeMark();
@@ -1045,7 +1044,7 @@ TEST_F(FaultTest, TokenRequestsStopAtThePerMinuteCap) {
   EXPECT_EQ(Requests("token"), kTokenRequestsPerMinute);
   const double cleared = UnixNow();
   sim_->ClearFaults();
-  // The window is a minute from the start-up token request.
+  // The window runs from the start-up token request.
   ASSERT_TRUE(WaitRecovered(cleared, std::chrono::seconds(75)));
   StopAndCheckSecrets({LearnToken()});
   const std::string log = LogSince(mark);

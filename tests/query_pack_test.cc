@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "exporter/app/org_pipeline.h"
 #include "exporter/base/log.h"
 #include "exporter/cmdb/cmdb_client.h"
 #include "exporter/cmdb/http_client.h"
@@ -99,11 +100,8 @@ class QueryPackTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (poller_) poller_->Stop();
-    poller_.reset();
-    client_.reset();
-    tokens_.reset();
-    http_.reset();
+    if (org_) org_->Stop();
+    org_.reset();
     sim_->Stop();
     std::filesystem::remove_all(dir_);
     ConfigureLogging(LogLevel::kInfo, LogFormat::kLogfmt);
@@ -122,15 +120,13 @@ class QueryPackTest : public ::testing::Test {
   // Loads the packs' example config and runs every query once.
   std::string PollPacks() {
     config_ = Load(PACKS_CONFIG);
-    const CloudawareConfig& cloudaware = config_.orgs[0].cloudaware;
-    http_ = std::make_unique<HttpClient>(
-        cloudaware, [](const std::string&) { return std::nullopt; });
-    tokens_ = std::make_unique<TokenSource>(cloudaware, *http_, metrics_);
-    client_ =
-        std::make_unique<CmdbClient>(cloudaware, *tokens_, *http_, metrics_);
-    poller_ = std::make_unique<Poller>(config_, *client_, collector_, metrics_);
-    EXPECT_TRUE(poller_->PollOnce()) << log_.str();
-    for (const Poller::QueryStatus& s : poller_->Status()) {
+    OrgOptions options;
+    options.env = [](const std::string&) { return std::nullopt; };
+    org_ = std::make_unique<OrgPipeline>(config_, 0, metrics_, collector_,
+                                         nullptr, options);
+    Poller& poller = org_->poller;
+    EXPECT_TRUE(poller.PollOnce()) << log_.str();
+    for (const Poller::QueryStatus& s : poller.Status()) {
       EXPECT_TRUE(s.success) << s.name << ": " << s.last_error;
       EXPECT_GT(s.series, 0u) << s.name;
     }
@@ -146,10 +142,7 @@ class QueryPackTest : public ::testing::Test {
   Config config_;
   SelfMetrics metrics_{"test", "test"};
   Collector collector_;
-  std::unique_ptr<HttpClient> http_;
-  std::unique_ptr<TokenSource> tokens_;
-  std::unique_ptr<CmdbClient> client_;
-  std::unique_ptr<Poller> poller_;
+  std::unique_ptr<OrgPipeline> org_;
 };
 
 TEST_F(QueryPackTest, LoadsEveryPackWithItsIntervals) {

@@ -44,7 +44,7 @@ bool HasLine(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
 
-// Every series SPEC.md names, after updates that give each one a child.
+// Every self metric the README lists, after updates that give each one a child.
 std::unique_ptr<SelfMetrics> UpdatedMetrics() {
   auto owner = std::make_unique<SelfMetrics>("1.2.3", "abcdef123456");
   SelfMetrics& metrics = *owner;

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "exporter/app/org_pipeline.h"
 #include "exporter/base/log.h"
 #include "exporter/cmdb/cmdb_client.h"
 #include "exporter/cmdb/http_client.h"
@@ -157,8 +158,8 @@ class Tinyproxy {
   std::unique_ptr<test_util::Process> process_;
 };
 
-// HttpClient, TokenSource and CmdbClient wired as main.cc does, for one
-// config and one environment.
+// The API side of an org as the exporter wires it, for one config and one
+// environment.
 struct Client {
   Client(const std::string& yaml, std::map<std::string, std::string> env) {
     EnvLookup lookup =
@@ -168,22 +169,22 @@ struct Client {
       return it->second;
     };
     config = ParseConfig(yaml, "tls_proxy_test.yml", lookup);
-    http = std::make_unique<HttpClient>(config.orgs[0].cloudaware, lookup);
-    TokenSource::Options backoff;
-    backoff.min_backoff = std::chrono::milliseconds(300);
-    backoff.max_backoff = std::chrono::milliseconds(600);
-    tokens = std::make_unique<TokenSource>(config.orgs[0].cloudaware, *http,
-                                           metrics, backoff);
-    cmdb = std::make_unique<CmdbClient>(config.orgs[0].cloudaware, *tokens,
-                                        *http, metrics);
+    OrgOptions options;
+    options.tokens.min_backoff = std::chrono::milliseconds(300);
+    options.tokens.max_backoff = std::chrono::milliseconds(600);
+    options.env = lookup;
+    api = std::make_unique<OrgConnection>(config.orgs[0].cloudaware, metrics,
+                                          options);
+    http = &api->http;
+    cmdb = &api->client;
   }
   ~Client() { http->Stop(); }
 
   Config config;
   SelfMetrics metrics{"test", "test"};
-  std::unique_ptr<HttpClient> http;
-  std::unique_ptr<TokenSource> tokens;
-  std::unique_ptr<CmdbClient> cmdb;
+  std::unique_ptr<OrgConnection> api;
+  HttpClient* http = nullptr;
+  CmdbClient* cmdb = nullptr;
 };
 
 class TlsProxyTest : public ::testing::Test {

@@ -23,7 +23,8 @@ namespace {
 
 OrgOptions WithLimitPause(OrgOptions options, const Config& config,
                           const OrgConfig& org) {
-  options.client.limit_pause = LimitPause(config, org);
+  options.client.limit_pause =
+      options.limit_pause.value_or(LimitPause(config, org));
   return options;
 }
 

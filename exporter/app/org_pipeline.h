@@ -5,7 +5,9 @@
 #ifndef CLOUDAWARE_EXPORTER_APP_ORG_PIPELINE_H_
 #define CLOUDAWARE_EXPORTER_APP_ORG_PIPELINE_H_
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 
 #include "exporter/cmdb/cmdb_client.h"
 #include "exporter/cmdb/http_client.h"
@@ -22,8 +24,10 @@ namespace cloudaware_exporter {
 // shorten them.
 struct OrgOptions {
   TokenSource::Options tokens;
-  // Its limit_pause is replaced by LimitPause() of the org.
+  // Its limit_pause is replaced by limit_pause if set, else by LimitPause()
+  // of the org.
   CmdbClient::Options client;
+  std::optional<std::chrono::milliseconds> limit_pause;
   EnvLookup env = ProcessEnv();
 };
 

@@ -21,12 +21,12 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxPages = 1000;
 
 // Salesforce returns at most 2,000 groups of an aggregate query and cannot
-// page through more (reference §4.3): a result of that many rows may be
-// missing groups, and its sums would be wrong without anyone noticing.
+// page through more (SOQL GROUP BY considerations): a result of that many rows
+// may be missing groups, and its sums would be wrong without anyone noticing.
 constexpr size_t kAggregateRowCap = 2000;
 
 // How Salesforce words its refusal of an aggregate query with more groups
-// than fit one batch; the errorCode is not documented (reference §4.3).
+// than fit one batch; the errorCode is not documented.
 constexpr std::string_view kAggregateOverflowText =
     "does not support queryMore";
 
@@ -52,7 +52,8 @@ std::string Excerpt(const std::string& body) {
 }
 
 // The 401 that means "get a new token": every 401 except the variants
-// jsforce singles out as policy problems (reference §1.4) is treated as one.
+// jsforce singles out as policy problems ("This session is not valid for use
+// with the REST API", src/http-api.ts isSessionExpired) is treated as one.
 bool IsInvalidSession(const CmdbError& e) {
   return e.status() == 401 &&
          (e.code() == "INVALID_SESSION_ID" || e.code() == "http_401") &&

@@ -82,7 +82,8 @@ struct CompositeAnswer {
 std::vector<CompositeAnswer> ParseCompositeResponse(const std::string& body,
                                                     size_t n);
 
-// The most queries one /composite request may carry (reference §6.2).
+// The most queries one /composite request may carry (Salesforce's /composite
+// resource).
 constexpr size_t kCompositeMaxQueries = 5;
 
 // What one query of a batch came to: a result, or its own error.

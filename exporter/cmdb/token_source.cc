@@ -14,7 +14,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The OAuth error codes of reference §2. Anything else is reported by HTTP
+// The OAuth error codes Salesforce documents for the token endpoint
+// ("OAuth 2.0 Authorization Errors"). Anything else is reported by HTTP
 // status, so a misbehaving server cannot blow up the label's cardinality.
 const std::set<std::string>& KnownOAuthErrors() {
   static const std::set<std::string> kCodes = {
@@ -159,13 +160,13 @@ TokenSource::Token TokenSource::Get() {
                                 std::to_string(wait) + "s)");
   }
   while (!recent_requests_.empty() &&
-         now - recent_requests_.front() >= std::chrono::minutes(1)) {
+         now - recent_requests_.front() >= options_.request_window) {
     recent_requests_.pop_front();
   }
   if (recent_requests_.size() >=
       static_cast<size_t>(options_.max_requests_per_minute)) {
     auto wait = std::chrono::duration_cast<std::chrono::seconds>(
-                    recent_requests_.front() + std::chrono::minutes(1) - now)
+                    recent_requests_.front() + options_.request_window - now)
                     .count() +
                 1;
     if (!std::exchange(rate_limited_, true)) {
@@ -257,7 +258,7 @@ TokenStatus TokenSource::Status() {
     // The oldest request that still counts against the cap.
     if (recent_requests_.size() >= cap && cap > 0) {
       until = std::max(until, recent_requests_[recent_requests_.size() - cap] +
-                                  std::chrono::minutes(1));
+                                  options_.request_window);
     }
     if (until > now) {
       status.backoff_until =

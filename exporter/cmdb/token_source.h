@@ -38,6 +38,8 @@ class TokenSource {
     std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
     // A hard cap on token requests in any 60 s, whatever the API answers.
     int max_requests_per_minute = 6;
+    // The window of that cap: a minute, but for tests.
+    std::chrono::milliseconds request_window{std::chrono::minutes(1)};
   };
 
   struct Token {

@@ -1,4 +1,4 @@
-// The exporter's own metrics (SPEC.md, "Metrics"), kept in one
+// The exporter's own metrics (README, "Metrics"), kept in one
 // prometheus::Registry. Token, client and poller threads update them through
 // the methods below; scrape threads call Render(). prometheus-cpp's metric
 // types are thread-safe, and the few maps here are guarded by a mutex.

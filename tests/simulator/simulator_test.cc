@@ -199,7 +199,7 @@ TEST_F(SimulatorTest, TokenErrorsOfTheReference) {
                    "invalid_grant", "no client credentials user enabled");
   sim_->Configure({{"run_as_user", true}});
 
-  // Every other row of §2 can be injected.
+  // Every other OAuth error of the token endpoint can be injected.
   for (const auto& [error, description] :
        std::vector<std::pair<std::string, std::string>>{
            {"invalid_grant", "user hasn't approved this consumer"},
