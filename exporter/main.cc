@@ -149,85 +149,61 @@ int Once(Exporter& exporter) {
   return ok ? 0 : 1;
 }
 
-int Run(int argc, char** argv) {
-  Flags flags = ParseFlags(argc, argv);
-  if (flags.version) {
-    std::cout << "cloudaware_exporter, version " << CLOUDAWARE_VERSION
-              << " (revision: " << CLOUDAWARE_REVISION
-              << ")\n  built with: g++ " << __VERSION__
-              << ", prometheus-cpp, cpp-httplib " << CPPHTTPLIB_VERSION << "\n";
-    return 0;
+// An error while loading goes to stderr for the check modes and to the log
+// otherwise.
+void ReportLoadError(const Flags& flags, const std::string& what,
+                     const std::string& error) {
+  if (flags.config_check) {
+    std::cerr << error << "\n";
+  } else {
+    LogError("cannot load " + what, {{"err", error}});
   }
-  ConfigureLogging(flags.log_level, flags.log_format);
-  // The online check starts with every check of the offline one.
-  flags.config_check = flags.config_check || flags.config_check_online;
+}
 
-  Config config;
+// Loads the config and the web config into flags; false after an error.
+bool Load(Flags& flags, Config& config) {
   try {
     config = LoadConfig(flags.config_file);
   } catch (const ConfigError& e) {
-    if (flags.config_check) {
-      std::cerr << e.what() << "\n";
-    } else {
-      LogError("cannot load config", {{"err", e.what()}});
-    }
-    return 1;
+    ReportLoadError(flags, "config", e.what());
+    return false;
   }
+  if (flags.web_config_file.empty()) return true;
+  try {
+    flags.web.web_config = LoadWebConfig(flags.web_config_file);
+    CheckWebConfig(*flags.web.web_config);
+  } catch (const WebConfigError& e) {
+    ReportLoadError(flags, "web config", e.what());
+    return false;
+  }
+  return true;
+}
+
+// --config.check and --config.check.online, once the files have loaded.
+int Check(const Flags& flags, const Config& config) {
+  std::cout << flags.config_file << ": OK, " << Exporter::CountQueries(config)
+            << " queries";
+  if (config.orgs.size() > 1 || !config.orgs[0].name.empty()) {
+    std::cout << " in " << config.orgs.size() << " orgs";
+  }
+  std::cout << "\n";
   if (!flags.web_config_file.empty()) {
-    try {
-      flags.web.web_config = LoadWebConfig(flags.web_config_file);
-      CheckWebConfig(*flags.web.web_config);
-    } catch (const WebConfigError& e) {
-      if (flags.config_check) {
-        std::cerr << e.what() << "\n";
-      } else {
-        LogError("cannot load web config", {{"err", e.what()}});
-      }
-      return 1;
-    }
+    std::cout << flags.web_config_file << ": OK\n";
   }
-  if (flags.config_check) {
-    std::cout << flags.config_file << ": OK, " << Exporter::CountQueries(config)
-              << " queries";
-    if (config.orgs.size() > 1 || !config.orgs[0].name.empty()) {
-      std::cout << " in " << config.orgs.size() << " orgs";
-    }
-    std::cout << "\n";
-    if (!flags.web_config_file.empty()) {
-      std::cout << flags.web_config_file << ": OK\n";
-    }
-    if (flags.config_check_online) {
-      bool ok = true;
-      for (const OrgConfig& org : config.orgs) {
-        if (!org.name.empty()) std::cout << "org " << org.name << ":\n";
-        ok = CheckOnline(org.cloudaware, org.queries,
-                         config.max_label_value_length, std::cout) &&
-             ok;
-      }
-      return ok ? 0 : 1;
-    }
-    return 0;
+  if (!flags.config_check_online) return 0;
+  bool ok = true;
+  for (const OrgConfig& org : config.orgs) {
+    if (!org.name.empty()) std::cout << "org " << org.name << ":\n";
+    ok = CheckOnline(org.cloudaware, org.queries, config.max_label_value_length,
+                     std::cout) &&
+         ok;
   }
+  return ok ? 0 : 1;
+}
 
-  // Before any thread starts, so that only sigwait below sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGHUP, SIGINT, SIGTERM}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  std::unique_ptr<ResultStore> store;
-  if (!flags.storage_path.empty() && !flags.once) {
-    try {
-      store = std::make_unique<ResultStore>(flags.storage_path);
-    } catch (const std::exception& e) {
-      LogError("cannot use storage path", {{"err", e.what()}});
-      return 1;
-    }
-  }
-  Exporter exporter(flags.config_file, std::move(config), store.get(),
-                    flags.org);
-  if (flags.once) return Once(exporter);
-
+// Serves until SIGINT or SIGTERM; SIGHUP reloads. signals are blocked in
+// every thread, so only sigwait sees them.
+int Serve(const Flags& flags, Exporter& exporter, const sigset_t& signals) {
   WebServer web(flags.web, Handlers(exporter, flags.web.telemetry_path));
   try {
     web.Start();
@@ -254,6 +230,43 @@ int Run(int argc, char** argv) {
   web.Stop();
   exporter.Stop();
   return 0;
+}
+
+int Run(int argc, char** argv) {
+  Flags flags = ParseFlags(argc, argv);
+  if (flags.version) {
+    std::cout << "cloudaware_exporter, version " << CLOUDAWARE_VERSION
+              << " (revision: " << CLOUDAWARE_REVISION
+              << ")\n  built with: g++ " << __VERSION__
+              << ", prometheus-cpp, cpp-httplib " << CPPHTTPLIB_VERSION << "\n";
+    return 0;
+  }
+  ConfigureLogging(flags.log_level, flags.log_format);
+  // The online check starts with every check of the offline one.
+  flags.config_check = flags.config_check || flags.config_check_online;
+  Config config;
+  if (!Load(flags, config)) return 1;
+  if (flags.config_check) return Check(flags, config);
+
+  // Before any thread starts, so that only sigwait sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGINT, SIGTERM}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<ResultStore> store;
+  if (!flags.storage_path.empty() && !flags.once) {
+    try {
+      store = std::make_unique<ResultStore>(flags.storage_path);
+    } catch (const std::exception& e) {
+      LogError("cannot use storage path", {{"err", e.what()}});
+      return 1;
+    }
+  }
+  Exporter exporter(flags.config_file, std::move(config), store.get(),
+                    flags.org);
+  if (flags.once) return Once(exporter);
+  return Serve(flags, exporter, signals);
 }
 
 }  // namespace
