@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "exporter/base/log.h"
 #include "simulator/inventory.h"
@@ -151,6 +153,42 @@ TEST_F(ExporterTest, SeveralOrgsInTheConfigsOrderEachWithItsLabel) {
   const std::string status = exporter_->StatusText();
   EXPECT_NE(status.find("\"name\": \"staging\""), std::string::npos) << status;
   EXPECT_EQ(status.find(kSecret), std::string::npos) << status;
+}
+
+// A token the API accepted and later refuses has ended its session, however
+// young: the exporter renews it at once, in one request for all workers,
+// and no query fails.
+TEST_F(ExporterTest, ATokenExpiringSecondsAfterItsIssueIsRenewedOnce) {
+  std::string queries;
+  for (const char* name : {"q1", "q2", "q3", "q4"}) {
+    queries += Query(name) + "    interval: 1s\n";
+  }
+  Start(Cloudaware() + "  max_concurrency: 4\nqueries:\n" + queries);
+  const auto started = std::chrono::steady_clock::now();
+  exporter_->Start();
+  for (int i = 0; i < 100 && !exporter_->Ready(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(exporter_->Ready()) << log_.str();
+  std::this_thread::sleep_until(started + std::chrono::seconds(2));
+  sim_->ExpireAllTokens();
+  // Three more cycles of every query.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  exporter_->Stop();
+
+  int tokens = 0;
+  for (const auto& e : sim_->RequestLog()) tokens += e["endpoint"] == "token";
+  EXPECT_EQ(tokens, 2) << "exactly one new token";
+  const std::string text = Metrics();
+  EXPECT_EQ(text.find("cloudaware_query_errors_total{"), std::string::npos)
+      << text;
+  for (const char* name : {"q1", "q2", "q3", "q4"}) {
+    EXPECT_NE(text.find("cloudaware_query_success{query=\"" +
+                        std::string(name) + "\"} 1"),
+              std::string::npos)
+        << name;
+  }
+  EXPECT_NE(text.find("cloudaware_token_valid 1"), std::string::npos);
 }
 
 }  // namespace

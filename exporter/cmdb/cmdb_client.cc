@@ -399,6 +399,10 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
       metrics_.SetDailyRequests(usage->first, usage->second);
       UpdateBudget(usage->first, usage->second);
     }
+    // Any answer but a 401 (or an edge proxy's 5xx) took the token.
+    if (res.status != 401 && res.status < 500) {
+      tokens_.Accepted(token.access_token);
+    }
     if (res.status >= 200 && res.status < 300) {
       metrics_.SetUp(true);
       return std::move(res.body);

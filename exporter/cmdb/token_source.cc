@@ -209,7 +209,7 @@ TokenSource::Token TokenSource::Get() {
     throw CmdbError("auth", failure.message);
   }
   token_ = *token;
-  obtained_at_ = Clock::now();
+  accepted_ = false;
   obtained_wall_ = std::chrono::system_clock::now();
   Redact(token_->access_token);
   failures_ = 0;
@@ -224,22 +224,28 @@ TokenSource::Token TokenSource::Get() {
   return *token_;
 }
 
+void TokenSource::Accepted(const std::string& access_token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (token_ && token_->access_token == access_token) accepted_ = true;
+}
+
 void TokenSource::Invalidate(const std::string& access_token) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!token_ || token_->access_token != access_token) return;
   Unredact(token_->access_token);
   token_.reset();
   metrics_.SetTokenValid(false);
-  // A token refused right after it was issued will be refused again (a
-  // policy or host problem, not expiry): back off instead of asking anew for
-  // every query.
-  if (Clock::now() - obtained_at_ < options_.min_backoff) {
-    Fail(
-        "refused",
-        "the API refused a token obtained moments ago (401 INVALID_SESSION_ID)",
-        "check that the Run As user may use the REST API and that instance_url "
-        "is reachable");
+  if (std::exchange(accepted_, false)) {
+    LogDebug("the API ended the token's session; renewing it", {});
+    return;
   }
+  // A token refused on its first use will be refused again (a policy or
+  // host problem, not expiry): back off instead of asking anew for every
+  // query.
+  Fail("refused",
+       "the API refused a token obtained moments ago (401 INVALID_SESSION_ID)",
+       "check that the Run As user may use the REST API and that instance_url "
+       "is reachable");
 }
 
 TokenStatus TokenSource::Status() {

@@ -57,8 +57,13 @@ class TokenSource {
   // The cached token, or a new one. Throws CmdbError with code "auth" when
   // the token endpoint refused, failed, or is in backoff after a failure.
   Token Get();
+  // The API answered a request made with this token. From then on a 401
+  // for it means that its session ended (expired or revoked, however
+  // young), and Invalidate() renews it at once.
+  void Accepted(const std::string& access_token);
   // The API answered 401 to this token: forget it, unless another caller
-  // already replaced it.
+  // already replaced it. A token refused on its first use is refused as
+  // such: the next request waits out the backoff.
   void Invalidate(const std::string& access_token);
   // Thread-safe; never waits for a token request in flight.
   TokenStatus Status();
@@ -86,7 +91,7 @@ class TokenSource {
   std::string last_logged_;  // the last result logged, to log once per change
   int failures_ = 0;
   std::chrono::steady_clock::time_point retry_at_{};
-  std::chrono::steady_clock::time_point obtained_at_{};
+  bool accepted_ = false;  // the API has answered a request with token_
   std::optional<std::chrono::system_clock::time_point> obtained_wall_;
   std::optional<TokenFailure> last_failure_;
   std::chrono::system_clock::time_point last_failure_wall_{};
