@@ -286,6 +286,51 @@ TEST(ConfigTest, ReadsSecretFileRelativeToConfig) {
   std::filesystem::remove_all(dir);
 }
 
+// A value: or labels: column that the SELECT list does not produce is
+// refused without a network, at the line of the column.
+TEST(ConfigTest, RefusesColumnsTheSelectListDoesNotHave) {
+  const std::string soql =
+      "    soql: SELECT CA10__stateName__c state, COUNT(Id) n FROM "
+      "CA10__CaAwsInstance__c GROUP BY CA10__stateName__c\n";
+  EXPECT_EQ(
+      ErrorOf(std::string(kCloudaware) + "queries:\n  - name: q\n" + soql +
+              "    metrics:\n      - name: m\n        value: count\n"),
+      "test.yml:10:16: queries[0].metrics[0].value: no column \"count\" "
+      "in the SELECT list (it has state, n)");
+  EXPECT_EQ(
+      ErrorOf(std::string(kCloudaware) + "queries:\n  - name: q\n" + soql +
+              "    metrics:\n      - name: m\n        value: n\n"
+              "        labels: [state, status]\n"),
+      "test.yml:11:25: queries[0].metrics[0].labels[1]: no column "
+      "\"status\" for label status in the SELECT list (it has state, n)");
+  EXPECT_EQ(
+      ErrorOf(std::string(kCloudaware) + "queries:\n  - name: q\n" + soql +
+              "    metrics:\n      - name: m\n        value: n\n"
+              "        labels: {state: CA10__status__c}\n"),
+      "test.yml:11:25: queries[0].metrics[0].labels.state: no column "
+      "\"CA10__status__c\" for label state in the SELECT list (it has "
+      "state, n)");
+  EXPECT_EQ(
+      ErrorOf(std::string(kCloudaware) + "queries:\n  - name: q\n" + soql +
+              "    metrics:\n      - name: m\n" + "        labels: [state]\n"),
+      "test.yml:10:17: queries[0].metrics[0].labels: labels need a "
+      "value: column; without value the metric is the query's row "
+      "count (totalSize), one series");
+  // A grouped path is a column under its last name; SOQL this check cannot
+  // read is left to the API.
+  EXPECT_EQ(ErrorOf(std::string(kCloudaware) + R"(queries:
+  - name: q
+    soql: SELECT CA10__account__r.CA10__accountId__c, COUNT(Id) n FROM CA10__CaAwsInstance__c GROUP BY CA10__account__r.CA10__accountId__c
+    metrics:
+      - {name: m, value: n, labels: {account: CA10__accountId__c}}
+  - name: unreadable
+    soql: SELECT TYPEOF What WHEN Account THEN Name END FROM Event
+    metrics:
+      - {name: m2, value: whatever}
+)"),
+            "");
+}
+
 TEST(ConfigTest, LabelsAsListOrMap) {
   std::string yaml = std::string(kCloudaware) + R"(queries:
   - name: by_state

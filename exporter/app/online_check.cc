@@ -174,53 +174,6 @@ void CheckRefs(const SoqlRefs& refs, Describer& describer,
     CheckRefs(sub, describer, problems, grouped);
 }
 
-bool HasColumn(const SoqlRefs& refs, const std::string& column) {
-  const size_t dot = column.rfind('.');
-  const std::string leaf =
-      dot == std::string::npos ? column : column.substr(dot + 1);
-  for (const SoqlColumn& c : refs.columns) {
-    for (const std::string& name : c.names) {
-      // An aggregate result has a path's column under its last name.
-      if (EqualsIgnoreCase(name, column) ||
-          (refs.aggregate && EqualsIgnoreCase(name, leaf))) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-std::string ColumnList(const SoqlRefs& refs) {
-  std::string out;
-  for (const SoqlColumn& c : refs.columns) {
-    if (c.names.empty()) continue;
-    out += (out.empty() ? "" : ", ") + c.names[0];
-  }
-  return out.empty() ? "it has none" : "it has " + out;
-}
-
-// The value: and labels: columns a query's metrics read, against the SELECT
-// list: a label column the result lacks is not an error to ToFamilies (it
-// reads as a null group), and an empty result shows nothing at all.
-void CheckColumns(const std::string& where, const QueryConfig& query,
-                  const SoqlRefs& refs, std::vector<std::string>& problems) {
-  for (size_t j = 0; j < query.metrics.size(); ++j) {
-    const MetricConfig& m = query.metrics[j];
-    const std::string at = where + ".metrics[" + std::to_string(j) + "]";
-    if (m.value.empty()) continue;
-    if (!HasColumn(refs, m.value)) {
-      problems.push_back(at + ".value: no column \"" + m.value +
-                         "\" in the SELECT list (" + ColumnList(refs) + ")");
-    }
-    for (const auto& [label, column] : m.labels) {
-      if (HasColumn(refs, column)) continue;
-      problems.push_back(at + ".labels: no column \"" + column +
-                         "\" for label " + label + " in the SELECT list (" +
-                         ColumnList(refs) + ")");
-    }
-  }
-}
-
 std::string Plural(size_t n, const std::string& word,
                    const std::string& words = "") {
   return std::to_string(n) + " " +
@@ -253,7 +206,6 @@ std::string CheckQuery(size_t i, const QueryConfig& query,
   std::vector<std::string> problems;
   size_t grouped = 0;
   CheckRefs(refs, describer, problems, grouped);
-  CheckColumns(where, query, refs, problems);
   // A query naming what does not exist would only be refused: spare the call.
   if (!problems.empty()) {
     for (std::string& p : problems) {

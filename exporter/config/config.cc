@@ -16,6 +16,7 @@
 #include "exporter/base/duration.h"
 #include "exporter/base/file_util.h"
 #include "exporter/base/metric_names.h"
+#include "exporter/config/soql_refs.h"
 #include "exporter/config/yaml_reader.h"
 
 namespace cloudaware_exporter {
@@ -107,7 +108,11 @@ class Parser : public YamlReader {
   void ParseQueryFile(const Item& at, const std::string& path,
                       const Config& config, OrgConfig& org);
   QueryConfig ParseQuery(const Item& item, const Config& config);
-  MetricConfig ParseMetric(const Item& item, const QueryConfig& query);
+  // refs: what the query's SOQL names, if it could be read.
+  MetricConfig ParseMetric(const Item& item, const QueryConfig& query,
+                           const SoqlRefs* refs);
+  void CheckColumn(const Item& at, const SoqlRefs* refs,
+                   const std::string& column, const std::string& label);
   std::string LabelName(const Item& item, const std::string& name,
                         std::string_view hint = "") const;
 
@@ -650,11 +655,30 @@ QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
   Item metrics = Required(m, "metrics");
   std::vector<Item> items = List(metrics, "a list of metrics");
   if (items.empty()) Fail(metrics, "must list at least one metric");
-  for (const Item& metric : items) q.metrics.push_back(ParseMetric(metric, q));
+  // SOQL that cannot be read here is left to the API to judge.
+  std::optional<SoqlRefs> refs;
+  try {
+    refs = ParseSoqlRefs(q.soql);
+  } catch (const SoqlError&) {
+  }
+  for (const Item& metric : items) {
+    q.metrics.push_back(ParseMetric(metric, q, refs ? &*refs : nullptr));
+  }
   return q;
 }
 
-MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
+// A value: or labels: column the result lacks would not fail a run: the
+// value would be missing from every row, or the label empty.
+void Parser::CheckColumn(const Item& at, const SoqlRefs* refs,
+                         const std::string& column, const std::string& label) {
+  if (refs == nullptr || HasColumn(*refs, column)) return;
+  Fail(at, "no column \"" + column + "\"" +
+               (label.empty() ? "" : " for label " + label) +
+               " in the SELECT list (" + ColumnList(*refs) + ")");
+}
+
+MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query,
+                                 const SoqlRefs* refs) {
   Mapping m = Map(item, {"name", "help", "value", "labels", "const_labels",
                          "expected_values", "keep_seen_for"});
   MetricConfig metric;
@@ -694,6 +718,7 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
            "must not be empty; omit value to export the row count "
            "(totalSize)");
     }
+    CheckColumn(*v, refs, metric.value, "");
   }
 
   std::map<std::string, std::string> label_paths;  // label name -> path
@@ -717,6 +742,7 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
             "; to export a column under another name, write labels as a "
             "mapping {label: column}");
         add_label(column, label);
+        CheckColumn(column, refs, label, label);
         metric.labels.emplace_back(label, label);
       }
     } else if (labels->node.IsMap()) {
@@ -725,6 +751,7 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
         std::string label = LabelName(key, e.key);
         add_label(key, label);
         metric.labels.emplace_back(label, NonEmpty(e.value));
+        CheckColumn(e.value, refs, metric.labels.back().second, label);
       }
     } else {
       Fail(*labels,
@@ -732,6 +759,12 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query) {
            "label: column, got " +
                KindName(labels->node));
     }
+  }
+  if (auto labels = m.Get("labels"); labels && metric.value.empty()) {
+    // ToFamily() reads labels from the rows of a value column only.
+    Fail(*labels,
+         "labels need a value: column; without value the metric is the "
+         "query's row count (totalSize), one series");
   }
   if (auto const_labels = m.Get("const_labels")) {
     Mapping cl = Map(*const_labels, {}, "a mapping of label: value");

@@ -476,4 +476,29 @@ std::string WithLimit(std::string_view soql, const SoqlRefs& refs,
   return out;
 }
 
+bool HasColumn(const SoqlRefs& refs, std::string_view column) {
+  const size_t dot = column.rfind('.');
+  const std::string_view leaf =
+      dot == std::string_view::npos ? column : column.substr(dot + 1);
+  for (const SoqlColumn& c : refs.columns) {
+    for (const std::string& name : c.names) {
+      // An aggregate result has a path's column under its last name.
+      if (EqualsIgnoreCase(name, column) ||
+          (refs.aggregate && EqualsIgnoreCase(name, leaf))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::string ColumnList(const SoqlRefs& refs) {
+  std::string out;
+  for (const SoqlColumn& c : refs.columns) {
+    if (c.names.empty()) continue;
+    out += (out.empty() ? "" : ", ") + c.names[0];
+  }
+  return out.empty() ? "it has none" : "it has " + out;
+}
+
 }  // namespace cloudaware_exporter

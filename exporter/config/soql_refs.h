@@ -63,6 +63,12 @@ class SoqlError : public std::runtime_error {
 // not cover: TYPEOF and child-relationship subqueries in SELECT.
 SoqlRefs ParseSoqlRefs(std::string_view soql);
 
+// Whether the result has a column that a metric's value: or labels: may
+// name `column` (a path, in an aggregate result, also by its last name).
+bool HasColumn(const SoqlRefs& refs, std::string_view column);
+// "it has state, n", or "it has none": for messages about a missing column.
+std::string ColumnList(const SoqlRefs& refs);
+
 // soql with its top-level LIMIT set to limit, or given one; refs is
 // ParseSoqlRefs(soql).
 std::string WithLimit(std::string_view soql, const SoqlRefs& refs,
