@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "util/fake_env.h"
+
 namespace cloudaware_exporter {
 namespace {
 
@@ -19,14 +21,7 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 const std::string kConfigDir = std::string(TESTDATA_DIR) + "/config/";
 constexpr char kSecret[] = "hunter2-SECRET";
 
-EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](
-             const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using test_util::FakeEnv;
 
 const EnvLookup kEnv = FakeEnv({
     {"CLOUDAWARE_CLIENT_ID", "3MVG9exporter"},

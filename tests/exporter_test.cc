@@ -14,8 +14,9 @@
 #include <thread>
 
 #include "exporter/base/log.h"
-#include "simulator/inventory.h"
 #include "simulator/simulator.h"
+#include "util/fake_env.h"
+#include "util/simulator.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -37,16 +38,7 @@ class ExporterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ConfigureLogging(LogLevel::kError, LogFormat::kLogfmt, &log_);
-    cmdb_simulator::SimulatorOptions options;
-    cmdb_simulator::GenerateOptions gen;
-    gen.records = 500;
-    gen.seed = 3;
-    options.inventory = std::make_shared<const cmdb_simulator::Inventory>(
-        cmdb_simulator::Inventory::Generate(gen));
-    options.client_id = kClientId;
-    options.client_secret = kSecret;
-    sim_ = std::make_unique<cmdb_simulator::Simulator>(options);
-    sim_->Start();
+    sim_ = test_util::StartSimulator(500, 3, kClientId, kSecret);
     dir_ = fs::path(testing::TempDir()) /
            ("exporter_test_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
@@ -69,7 +61,7 @@ class ExporterTest : public ::testing::Test {
   void Start(const std::string& yaml) {
     Write(yaml);
     OrgOptions options;
-    options.env = [](const std::string&) { return std::nullopt; };
+    options.env = test_util::FakeEnv();
     exporter_ = std::make_unique<Exporter>(
         File(), LoadConfig(File(), options.env), nullptr, options);
   }

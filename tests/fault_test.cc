@@ -40,6 +40,7 @@
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
 #include "tls_simulator.h"
+#include "util/fake_env.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -274,9 +275,7 @@ class FaultTest : public ::testing::Test {
         // 1 s keeps the start-up jitter under 100 ms and the cycles quick.
         "defaults: {interval: 1s}\nqueries:\n" + kQueriesYaml;
     // No proxy from the environment of whoever runs the tests.
-    EnvLookup no_env = [](const std::string&) -> std::optional<std::string> {
-      return std::nullopt;
-    };
+    EnvLookup no_env = test_util::FakeEnv();
     config_ = ParseConfig(yaml, "fault.yml", no_env);
     ASSERT_EQ(config_.orgs[0].cloudaware.max_retries, kMaxRetries);
     OrgOptions options;

@@ -23,6 +23,7 @@
 #include "exporter/metrics/self_metrics.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
+#include "util/simulator.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -40,16 +41,7 @@ class OnlineCheckTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ConfigureLogging(LogLevel::kError, LogFormat::kLogfmt, &log_);
-    cmdb_simulator::SimulatorOptions options;
-    cmdb_simulator::GenerateOptions gen;
-    gen.records = 2000;
-    gen.seed = 7;
-    options.inventory = std::make_shared<const cmdb_simulator::Inventory>(
-        cmdb_simulator::Inventory::Generate(gen));
-    options.client_id = "oc-client";
-    options.client_secret = "oc-secret-value";
-    sim_ = std::make_unique<cmdb_simulator::Simulator>(options);
-    sim_->Start();
+    sim_ = test_util::StartSimulator(2000, 7, "oc-client", "oc-secret-value");
   }
   void TearDown() override {
     sim_->Stop();

@@ -30,6 +30,7 @@
 #include "exposition_util.h"
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
+#include "util/fake_env.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -121,7 +122,7 @@ class QueryPackTest : public ::testing::Test {
   std::string PollPacks() {
     config_ = Load(PACKS_CONFIG);
     OrgOptions options;
-    options.env = [](const std::string&) { return std::nullopt; };
+    options.env = test_util::FakeEnv();
     org_ = std::make_unique<OrgPipeline>(config_, 0, metrics_, collector_,
                                          nullptr, options);
     Poller& poller = org_->poller;

@@ -30,6 +30,7 @@
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
 #include "tls_simulator.h"
+#include "util/fake_env.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -162,12 +163,7 @@ class Tinyproxy {
 // environment.
 struct Client {
   Client(const std::string& yaml, std::map<std::string, std::string> env) {
-    EnvLookup lookup =
-        [env](const std::string& name) -> std::optional<std::string> {
-      auto it = env.find(name);
-      if (it == env.end()) return std::nullopt;
-      return it->second;
-    };
+    EnvLookup lookup = test_util::FakeEnv(env);
     config = ParseConfig(yaml, "tls_proxy_test.yml", lookup);
     OrgOptions options;
     options.tokens.min_backoff = std::chrono::milliseconds(300);

@@ -613,10 +613,12 @@ ApiBudget CmdbClient::Budget() {
 void CmdbClient::UpdateBudget(int64_t used, int64_t limit) {
   const double stretch =
       BudgetStretch(used, limit, budget_min_remaining_, budget_max_stretch_);
-  metrics_.SetIntervalStretch(stretch);
   std::lock_guard<std::mutex> lock(mu_);
   const bool was = stretch_ > 1, is = stretch > 1;
   stretch_ = stretch;
+  // Under the lock, so that answers arriving together leave the gauge and
+  // /status with the same figure.
+  metrics_.SetIntervalStretch(stretch);
   usage_.emplace(used, limit);
   if (was == is) return;
   const std::string usage = std::to_string(used) + "/" + std::to_string(limit);
