@@ -11,7 +11,7 @@ set -eu
 
 build="g++ cmake make pkg-config ca-certificates
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
-  libcrypt-dev zlib1g-dev"
+  libcrypt-dev zlib1g-dev libboost-dev"
 # openssl makes the throwaway certificates, curl drives the demo, prometheus
 # brings promtool, clang-format checks the formatting, tinyproxy is the real
 # proxy of the proxy test, clang and its runtime build the fuzzers.
