@@ -3,7 +3,8 @@
 the exporter and, meanwhile, time a steady scraper and then wrk.
 
 usage: slow_clients.py KIND N HOST PORT TLS_PORT PID
-KIND: none, idle, half-open, trickle, tls-handshake, keep-alive.
+KIND: none, idle, half-open, trickle, keep-alive, none-tls, tls-handshake
+(the last two scrape the exporter serving TLS; none-tls holds nothing).
 Prints one tab-separated line:
   kind held reconnects scrapes failures p50_ms p99_ms max_ms
   wrk_p50_ms wrk_p99_ms wrk_req_s rss_mib threads
@@ -27,7 +28,7 @@ RATE = float(os.environ.get("SCRAPE_RATE", "20"))
 TIMEOUT = float(os.environ.get("SCRAPE_TIMEOUT", "10"))
 WRK_DURATION = os.environ.get("WRK_DURATION", "5s")
 # The TLS kind loads the TLS exporter; the scraper and wrk follow it there.
-TLS = KIND == "tls-handshake"
+TLS = KIND in ("none-tls", "tls-handshake")
 TARGET_PORT = TLS_PORT if TLS else PORT
 
 PARTIAL_HEAD = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
@@ -162,7 +163,7 @@ async def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     tasks = []
-    if KIND != "none":
+    if not KIND.startswith("none"):
         for i in range(N):
             tasks.append(asyncio.ensure_future(hostile(i)))
             if i % 100 == 99:

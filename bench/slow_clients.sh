@@ -5,9 +5,10 @@
 # each kind (bench/slow_clients.py): idle (connected, nothing sent),
 # half-open (a request head never finished), trickle (one byte a second),
 # tls-handshake (a ClientHello never finished, against the exporter serving
-# TLS) and keep-alive (idle after one request); plus the exporter's RSS and
-# threads at each step. Measures this tree's exporter and, the same way, the
-# one of revision BENCH_OLD_REV. Prints figures, never fails on them.
+# TLS; none-tls is its baseline) and keep-alive (idle after one request);
+# plus the exporter's RSS and threads at each step. Measures this tree's
+# exporter and, the same way, the one of revision BENCH_OLD_REV. Prints
+# figures, never fails on them.
 #
 # usage: bench/slow_clients.sh [CONNECTIONS]      (default 1000)
 # Environment: BENCH_SERIES (10000), BENCH_OLD_REV (f67f7f1, the last
@@ -102,16 +103,18 @@ for server in $servers; do
   tls_pid=$!
   wait_ready "http://127.0.0.1:$plain_port" "$plain_pid" && wait_ready "https://127.0.0.1:$tls_port" "$tls_pid" ||
     { cat "$work/$server.plain.log" "$work/$server.tls.log"; echo "the exporter did not become ready" >&2; exit 1; }
-  for kind in none idle half-open trickle keep-alive tls-handshake; do
+  for kind in none idle half-open trickle keep-alive none-tls tls-handshake; do
     n=$connections
-    [ "$kind" = none ] && n=0
+    case $kind in none*) n=0 ;; esac
     pid=$plain_pid
-    [ "$kind" = tls-handshake ] && pid=$tls_pid
+    case $kind in *tls*) pid=$tls_pid ;; esac
     line=$(python3 bench/slow_clients.py "$kind" "$n" 127.0.0.1 "$plain_port" "$tls_port" "$pid")
     printf '%s\t%s\n' "$server" "$line" >>"$work/results.tsv"
     echo "$line" | awk -F'\t' -v s="$server" '{ printf "  %-4s %-14s held %5s  reconnects %6s  scrapes %s failed %s  p50 %8s  p99 %8s  max %8s ms  wrk p50 %s p99 %s ms %s req/s  RSS %s MiB  threads %s\n", s, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }'
   done
-  stop_all "$plain_pid" "$tls_pid"
+  # Not stop_all: its final wait would wait for the simulator too.
+  kill "$plain_pid" "$tls_pid" 2>/dev/null || true
+  wait "$plain_pid" "$tls_pid" 2>/dev/null || true
   plain_pid="" tls_pid=""
 done
 
