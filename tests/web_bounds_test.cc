@@ -171,11 +171,13 @@ class WebBoundsTest : public ::testing::Test {
 
   // A server whose /metrics answers Body(); with `hold`, each scrape
   // waits until Release().
-  void Start(HttpLimits limits, bool tls, bool hold = false) {
+  void Start(HttpLimits limits, bool tls, bool hold = false,
+             const std::string& web_config = "") {
     WebOptions options;
     options.listen_address = "127.0.0.1:0";
     options.limits = limits;
     if (tls) options.web_config = LoadWebConfig((*root_ / "web.yml").string());
+    if (!web_config.empty()) options.web_config = LoadWebConfig(web_config);
     WebHandlers handlers;
     handlers.metrics = [this, hold](bool) {
       if (hold) {
@@ -458,6 +460,32 @@ TEST_F(WebBoundsTest, AtTheCapWithEveryConnectionBusyANewOneIsRefused) {
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(ReadAnswer(fds.fds[i]).rfind("HTTP/1.1 200", 0), 0u) << i;
   }
+}
+
+// After a web config reload no kept-alive connection goes on under the old
+// settings: an idle one is closed at once, one being answered after its
+// answer.
+TEST_F(WebBoundsTest, AWebConfigReloadClosesEveryConnection) {
+  const std::string file = (*root_ / "headers.yml").string();
+  std::ofstream(file)
+      << "http_server_config:\n  headers:\n    X-Frame-Options: deny\n";
+  Start(HttpLimits{}, /*tls=*/false, /*hold=*/true, file);
+  Fds fds;
+  const int idle = Connect(port());
+  const int busy = Connect(port());
+  fds.fds = {idle, busy};
+  ASSERT_TRUE(SendAll(idle, "GET /-/healthy HTTP/1.1\r\n\r\n"));
+  const std::string first = ReadAnswer(idle);
+  ASSERT_NE(first.find("Keep-Alive: "), std::string::npos) << first;
+  ASSERT_TRUE(SendAll(busy, "GET /metrics HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(WaitHeld(1));
+  ASSERT_EQ(server_->ReloadWebConfig(), "");
+  EXPECT_TRUE(ClosedWithin(idle, std::chrono::seconds(3)));
+  Release();
+  const std::string answer = ReadAnswer(busy);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer.substr(0, 200);
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_TRUE(ClosedWithin(busy, std::chrono::seconds(3)));
 }
 
 TEST_F(WebBoundsTest, StopClosesEveryConnectionAtOnce) {
