@@ -11,7 +11,7 @@ set -eu
 
 build="g++ cmake make pkg-config ca-certificates
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
-  libcrypt-dev zlib1g-dev"
+  libcrypt-dev zlib1g-dev libboost-dev"
 # openssl makes the throwaway certificates, curl drives the demo, prometheus
 # brings promtool, clang-format checks the formatting, tinyproxy is the real
 # proxy of the proxy test, clang and its runtime build the fuzzers.
@@ -20,8 +20,9 @@ test="googletest libgtest-dev libgmock-dev openssl curl prometheus clang-format
 # openssl makes the demo's throwaway certificates, curl polls and scrapes.
 demo="openssl curl"
 # wrk loads the endpoints, nginx serves the same bytes as a yardstick, openssl
-# and curl drive the simulator's HTTPS and the readiness polls.
-bench="wrk nginx-light openssl curl"
+# and curl drive the simulator's HTTPS and the readiness polls, python3 holds
+# the slow clients of bench/slow_clients.sh.
+bench="wrk nginx-light openssl curl python3"
 runtime="ca-certificates libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libcpp-httplib0.11 libyaml-cpp0.7 libssl3 libcrypt1 zlib1g"
 

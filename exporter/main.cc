@@ -19,7 +19,8 @@
 namespace cloudaware_exporter {
 namespace {
 
-constexpr char kUsage[] = R"(usage: cloudaware_exporter [flags]
+const std::string kUsage =
+    R"(usage: cloudaware_exporter [flags]
 
 Exports Cloudaware CMDB inventory counts as Prometheus metrics.
 
@@ -33,7 +34,8 @@ Exports Cloudaware CMDB inventory counts as Prometheus metrics.
   --web.config.file=PATH          TLS and basic auth for the endpoints, in the
                                   exporter-toolkit web-config format (see README)
   --web.enable-lifecycle          allow POST /-/reload
-  --storage.path=DIR              keep the last good result of every query in DIR
+)" + std::string(kHttpLimitFlagsUsage) +
+    R"(  --storage.path=DIR              keep the last good result of every query in DIR
                                   and serve it at once after a restart (created
                                   if missing; not used by --once)
   --log.level=LEVEL               debug, info, warn or error (default info)
@@ -103,6 +105,8 @@ Flags ParseFlags(int argc, char** argv) {
       if (value.empty() || value[0] != '/')
         Usage("--web.telemetry-path must start with /");
       f.web.telemetry_path = value;
+    } else if (auto limit = ParseHttpLimitFlag(name, value, f.web.limits)) {
+      if (!limit->empty()) Usage(*limit);
     } else if (name == "--log.level") {
       auto level = ParseLogLevel(value);
       if (!level)

@@ -728,4 +728,42 @@ TEST_F(ExporterBinaryTest, AStoragePathThatCannotBeUsedStopsTheStart) {
   EXPECT_FALSE(fs::exists(dir_ / "unused"));
 }
 
+// Idle, half-open and kept-alive connections do not hold up the exit: the
+// server closes every one of them at once.
+TEST_F(ExporterBinaryTest, SigtermWithTwoHundredOpenConnectionsExitsPromptly) {
+  StartSimulator();
+  WriteFile(dir_ / "c.yml", Config(kBucketQuery));
+  const int port = FreePort();
+  auto p = Run({"--config.file=" + (dir_ / "c.yml").string(),
+                "--web.listen-address=127.0.0.1:" + std::to_string(port)});
+  httplib::Client c("127.0.0.1", port);
+  for (int i = 0; i < 250 && !c.Get("/-/healthy"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::vector<int> fds;
+  for (int i = 0; i < 200; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+        << p->err();
+    fds.push_back(fd);
+    const std::string partial = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+    const std::string healthy = "GET /-/healthy HTTP/1.1\r\n\r\n";
+    if (i % 3 == 1) ::send(fd, partial.data(), partial.size(), MSG_NOSIGNAL);
+    if (i % 3 == 2) ::send(fd, healthy.data(), healthy.size(), MSG_NOSIGNAL);
+  }
+  auto res = c.Get("/-/healthy");
+  ASSERT_TRUE(res) << "answers with 200 connections open";
+  EXPECT_EQ(res->status, 200);
+
+  const auto start = Clock::now();
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(std::chrono::seconds(5)), 0) << p->err();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  for (int fd : fds) ::close(fd);
+}
+
 }  // namespace

@@ -13,7 +13,7 @@
 // under a key drawn at start-up, searched with constant-time comparisons;
 // they hold neither passwords nor hashes.
 //
-// Thread-safe: WebServer's worker threads call Check(); a reload calls
+// Thread-safe: WebServer's handler threads call Check(); a reload calls
 // SetUsers(), which forgets both caches.
 #ifndef CLOUDAWARE_EXPORTER_BASIC_AUTH_H_
 #define CLOUDAWARE_EXPORTER_BASIC_AUTH_H_
@@ -37,8 +37,8 @@ namespace cloudaware_exporter {
 struct BasicAuthOptions {
   int max_concurrent = 1;
   // About one cost-10 bcrypt: a login that finds one under way may wait
-  // for it, but a flood of them does not hold the server's few workers for
-  // long.
+  // for it, but a flood of them does not hold the server's few handler
+  // threads for long.
   std::chrono::milliseconds slot_wait{100};
   size_t success_cache_size = 64;
   size_t failure_cache_size = 256;

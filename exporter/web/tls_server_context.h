@@ -1,6 +1,6 @@
 // The TLS side of WebServer. It loads the certificate, key and client CAs a
 // web config names, and applies the web config's TLS settings to each
-// connection when OpenSSL sees its ClientHello, on the server worker thread
+// connection when OpenSSL sees its ClientHello, on the server's I/O thread
 // doing the handshake. At that point it also checks whether those files
 // changed on disk (inode, size, modification time) and, if they did,
 // re-reads them, so a renewed certificate is served without a restart, the
@@ -8,7 +8,7 @@
 // that fails (say, a new certificate whose key is not written yet) is
 // logged once and the previous certificate stays in use.
 //
-// httplib's SSLServer calls SetUp() once, from its constructor. Update()
+// HttpServer calls SetUp() once, on the SSL_CTX it serves with. Update()
 // (a reload of the web config) may run at the same time as handshakes.
 // Thread-safe.
 #ifndef CLOUDAWARE_EXPORTER_TLS_SERVER_CONTEXT_H_
@@ -36,7 +36,7 @@ class TlsServerContext {
   TlsServerContext(const TlsServerContext&) = delete;
   TlsServerContext& operator=(const TlsServerContext&) = delete;
 
-  // For httplib::SSLServer's constructor.
+  // Once, on the SSL_CTX every connection is made from.
   bool SetUp(SSL_CTX& ctx);
 
   // New settings and files for the next handshakes. Throws WebConfigError

@@ -1,8 +1,8 @@
 // The exporter's HTTP endpoints: the telemetry path, "/", /-/healthy,
 // /-/ready and POST /-/reload. It knows nothing about the CMDB: main wires
-// in the handlers. Served by cpp-httplib on its own thread pool; see the
-// README for why not civetweb. With a web config (--web.config.file) it
-// serves HTTPS and asks for basic auth on every path.
+// in the handlers. Served by HttpServer (Boost.Beast, event-driven; see the
+// README for why). With a web config (--web.config.file) it serves HTTPS
+// and asks for basic auth on every path.
 #ifndef CLOUDAWARE_EXPORTER_WEB_H_
 #define CLOUDAWARE_EXPORTER_WEB_H_
 
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "exporter/web/basic_auth.h"
+#include "exporter/web/http_server.h"
 #include "exporter/web/web_config.h"
 
 namespace cloudaware_exporter {
@@ -24,6 +25,8 @@ struct WebOptions {
   // TLS, basic auth and extra response headers. nullopt: plain HTTP open
   // to all, as without --web.config.file.
   std::optional<WebConfig> web_config;
+  // Per-connection bounds: deadlines, the connection cap, head size.
+  HttpLimits limits;
 };
 
 // Loads what only loading can check: that the certificate and key parse
@@ -62,12 +65,17 @@ class WebServer {
   // Reads the web config file again (WebOptions::web_config->file) and
   // applies its users, headers and TLS settings to the next requests and
   // handshakes. Returns "" or why the new file was refused; the current
-  // settings then stay. Does nothing without a web config file. POST
+  // settings then stay. After a reload, every connection is closed (an
+  // answer under way first), so that no kept-alive connection goes on
+  // under the old users or TLS settings. Does nothing without a web config
+  // file. POST
   // /-/reload calls it after the config reload; main calls it on SIGHUP.
   std::string ReloadWebConfig();
 
   // Basic auth counters, for tests.
   BasicAuth::Stats auth_stats() const;
+  // Open connections, for tests.
+  size_t connections() const;
 
  private:
   class Impl;
