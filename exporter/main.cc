@@ -223,8 +223,7 @@ int Serve(const Flags& flags, Exporter& exporter, const sigset_t& signals) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      exporter.Reload();
-      web.ReloadWebConfig();
+      web.Reload();  // each part logs its own refusal
       continue;
     }
     LogInfo("shutting down",

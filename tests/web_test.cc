@@ -264,6 +264,21 @@ TEST(WebTest, ReloadReportsResult) {
   EXPECT_EQ(t.reloads, 2);
 }
 
+// SIGHUP reloads through the same call as POST /-/reload, which needs no
+// lifecycle API.
+TEST(WebTest, ReloadIsOneCallForSignalsAndTheEndpoint) {
+  TestServer t;
+  EXPECT_EQ(t.server->Reload(), "");
+  EXPECT_EQ(t.reloads, 1);
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    t.reload_error = "queries[0].soql: missing";
+  }
+  EXPECT_EQ(t.server->Reload(),
+            "failed to reload config: queries[0].soql: missing\n");
+  EXPECT_EQ(t.reloads, 2);
+}
+
 TEST(WebTest, UnknownPathAndWrongMethod) {
   TestServer t;
   auto res = t.client->Get("/nope");

@@ -296,17 +296,21 @@ class WebServer::Impl {
     if (!options_.enable_lifecycle) {
       return Text(403, "Lifecycle API is not enabled.\n");
     }
-    // Two reload requests at once would otherwise race inside the reload.
+    const std::string errors = ReloadAll();
+    return Text(errors.empty() ? 200 : 500, errors);
+  }
+
+  std::string ReloadAll() {
+    // Two reloads at once would otherwise race inside the reload.
     std::lock_guard<std::mutex> lock(reload_mu_);
     const std::string error = handlers_.reload();
     const std::string web_error = ReloadWebConfig();
-    if (error.empty() && web_error.empty()) return Text(200, "");
-    std::string body;
-    if (!error.empty()) body += "failed to reload config: " + error + "\n";
+    std::string errors;
+    if (!error.empty()) errors += "failed to reload config: " + error + "\n";
     if (!web_error.empty()) {
-      body += "failed to reload web config: " + web_error + "\n";
+      errors += "failed to reload web config: " + web_error + "\n";
     }
-    return Text(500, body);
+    return errors;
   }
 
   const WebOptions options_;
@@ -336,6 +340,8 @@ void WebServer::Stop() { impl_->Stop(); }
 int WebServer::port() const { return impl_->port(); }
 
 std::string WebServer::ReloadWebConfig() { return impl_->ReloadWebConfig(); }
+
+std::string WebServer::Reload() { return impl_->ReloadAll(); }
 
 BasicAuth::Stats WebServer::auth_stats() const { return impl_->auth_stats(); }
 

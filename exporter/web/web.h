@@ -68,9 +68,12 @@ class WebServer {
   // settings then stay. After a reload, every connection is closed (an
   // answer under way first), so that no kept-alive connection goes on
   // under the old users or TLS settings. Does nothing without a web config
-  // file. POST
-  // /-/reload calls it after the config reload; main calls it on SIGHUP.
+  // file.
   std::string ReloadWebConfig();
+  // The one reload of everything, for POST /-/reload and SIGHUP alike: the
+  // config (WebHandlers::reload), then the web config, one reload at a
+  // time. Returns "" or a line per part that was refused.
+  std::string Reload();
 
   // Basic auth counters, for tests.
   BasicAuth::Stats auth_stats() const;
