@@ -29,9 +29,10 @@ bench="wrk nginx-light openssl curl"
 # podman with Debian's runc, debootstrap for the base images; openssl makes
 # the certificates, curl asks the containers.
 image="podman runc debootstrap openssl curl"
-# Debian's packaging tools, help2man for the man page, systemd for
+# Debian's packaging tools, help2man and man-db for the man page, systemd for
 # systemd-analyze verify; the fresh root to install into comes from podman.
-package="dpkg-dev debhelper fakeroot lintian help2man systemd podman runc debootstrap"
+package="dpkg-dev debhelper fakeroot lintian help2man man-db systemd podman runc
+  debootstrap"
 runtime="ca-certificates libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libcpp-httplib0.11 libyaml-cpp0.7 libssl3 libcrypt1 zlib1g"
 
