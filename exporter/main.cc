@@ -218,14 +218,16 @@ class Exporter {
     WebHandlers h;
     h.metrics = [this](bool gzip) { return Exposition(gzip); };
     h.landing_page = [this, telemetry_path] {
-      std::vector<Poller::QueryStatus> queries;
-      for (const auto& p : Pipelines()) {
-        for (auto& q : p->poller.Status()) {
-          q.name = CollectorKey(p->org.name, q.name);
-          queries.push_back(std::move(q));
-        }
+      std::vector<OrgSummary> orgs;
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& p : pipelines_) {
+        orgs.push_back({.name = p->org.name,
+                        .api_up = metrics_.at(p->org.name)->up(),
+                        .token = p->tokens.Status(),
+                        .api = p->client.Budget(),
+                        .queries = p->poller.Status()});
       }
-      return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path, queries);
+      return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path, orgs);
     };
     // Stays ready across reloads: the old results keep being served.
     h.ready = [this] {
