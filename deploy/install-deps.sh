@@ -18,9 +18,10 @@ build="g++ cmake make pkg-config ca-certificates
 # openssl makes the throwaway certificates, curl drives the demo, prometheus
 # brings promtool, clang-format checks the formatting, tinyproxy is the real
 # proxy of the proxy test, clang and its runtime build the fuzzers,
-# prometheus-alertmanager delivers the end-to-end test's alerts.
+# prometheus-alertmanager delivers the end-to-end test's alerts, chromium
+# renders the landing page.
 test="googletest libgtest-dev libgmock-dev openssl curl prometheus clang-format
-  tinyproxy clang libclang-rt-14-dev prometheus-alertmanager"
+  tinyproxy clang libclang-rt-14-dev prometheus-alertmanager chromium"
 # openssl makes the demo's throwaway certificates, curl polls and scrapes.
 demo="openssl curl"
 # wrk loads the endpoints, nginx serves the same bytes as a yardstick, openssl

@@ -102,7 +102,7 @@ std::string Style() {
          ".orgs{display:flex;flex-wrap:wrap;gap:1em;margin-bottom:1em}"
          ".org{border:1px solid #ccc;padding:.5em 1em;min-width:14em}"
          ".org h3{margin:.2em 0}.org dl{margin:0}.org dt{font-weight:bold}"
-         ".org dd{margin:0 0 .4em 0}</style>";
+         ".org dd{margin:0 0 .4em 0;overflow-wrap:anywhere}</style>";
 }
 
 std::string Head() {
