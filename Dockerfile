@@ -10,29 +10,26 @@
 # CLOUDAWARE_CLIENT_ID and CLOUDAWARE_CLIENT_SECRET_FILE from the environment.
 # Mount your own config over it, and the client secret as a file.
 
-# Compilers and -dev packages, shared by both build stages.
-FROM debian:bookworm AS build-deps
+# Both binaries in one stage: a single configure, and the layers they share
+# compiled once. The tests are off, so no test packages are needed.
+FROM debian:bookworm AS build
 WORKDIR /src
 COPY deploy/install-deps.sh deploy/install-deps.sh
 RUN deploy/install-deps.sh --build && rm -rf /var/lib/apt/lists/*
-
-# The exporter alone: the tests are off, so no test packages are needed.
-FROM build-deps AS build
 COPY . .
+# The context has no .git: the revision comes as a build argument,
+#   --build-arg CLOUDAWARE_REVISION=$(git rev-parse --short=12 HEAD)
+ARG CLOUDAWARE_REVISION=
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCLOUDAWARE_BUILD_TESTS=OFF \
- && cmake --build /build -j "$(nproc)" --target cloudaware_exporter
-
-# The fake CMDB alone: it needs no test packages either.
-FROM build-deps AS build-simulator
-COPY . .
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCLOUDAWARE_BUILD_TESTS=OFF \
- && cmake --build /build -j "$(nproc)" --target cmdb_simulator
+      -DCLOUDAWARE_REVISION="$CLOUDAWARE_REVISION" \
+ && cmake --build /build -j "$(nproc)" --target cloudaware_exporter cmdb_simulator \
+ && strip /build/exporter/cloudaware_exporter /build/simulator/cmdb_simulator
 
 # What the binaries need at run time, and nothing else: no compiler, no curl.
 FROM debian:bookworm-slim AS runtime
 RUN --mount=type=bind,source=deploy/install-deps.sh,target=/tmp/install-deps.sh \
     /tmp/install-deps.sh --runtime \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && groupadd --system --gid 65532 cloudaware \
  && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent \
       --no-create-home --shell /usr/sbin/nologin cloudaware
@@ -40,7 +37,7 @@ RUN --mount=type=bind,source=deploy/install-deps.sh,target=/tmp/install-deps.sh 
 # The fake CMDB API for docker-compose.yml. Plain HTTP unless --tls-cert and
 # --tls-key are given.
 FROM runtime AS simulator
-COPY --from=build-simulator /build/simulator/cmdb_simulator /usr/local/bin/cmdb_simulator
+COPY --from=build /build/simulator/cmdb_simulator /usr/local/bin/cmdb_simulator
 USER 65532:65532
 EXPOSE 8443
 ENTRYPOINT ["/usr/local/bin/cmdb_simulator"]
@@ -48,8 +45,10 @@ CMD ["--listen=0.0.0.0:8443"]
 
 # The exporter: the last stage, so the default target.
 FROM runtime AS exporter
+ARG CLOUDAWARE_REVISION=
 LABEL org.opencontainers.image.title="cloudaware_exporter" \
-      org.opencontainers.image.description="Prometheus exporter for the Cloudaware CMDB"
+      org.opencontainers.image.description="Prometheus exporter for the Cloudaware CMDB" \
+      org.opencontainers.image.revision="${CLOUDAWARE_REVISION:-unknown}"
 COPY --from=build /build/exporter/cloudaware_exporter /usr/local/bin/cloudaware_exporter
 COPY deploy/examples/cloudaware_exporter.yml /etc/cloudaware_exporter/config.yml
 # The query packs, for --config.file=/etc/cloudaware_exporter/packs.yml.

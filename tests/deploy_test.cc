@@ -1127,6 +1127,36 @@ TEST_F(DockerfileTest, HealthcheckCommandChecksTheExporter) {
       << "the health check passes with no exporter";
 }
 
+// The context has no .git: the revision reaches the build as an argument,
+// and the exporter image carries it as a label.
+TEST_F(DockerfileTest, RevisionComesAsABuildArgument) {
+  Dockerfile d;
+  const Stage* exporter = d.Find("exporter");
+  ASSERT_NE(exporter, nullptr);
+  const Stage* build =
+      d.CopiedFrom(*exporter, "/usr/local/bin/cloudaware_exporter");
+  ASSERT_NE(build, nullptr);
+  auto has = [](const Stage& s, const std::string& op,
+                const std::string& pattern) {
+    std::regex re(pattern);
+    for (const Instruction& i : s.body) {
+      if (i.op == op && std::regex_search(i.args, re)) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has(*build, "ARG", "^CLOUDAWARE_REVISION\\b"));
+  EXPECT_TRUE(has(*build, "RUN",
+                  R"(-DCLOUDAWARE_REVISION="?\$\{?CLOUDAWARE_REVISION\b)"));
+  EXPECT_TRUE(has(*exporter, "ARG", "^CLOUDAWARE_REVISION\\b"));
+  EXPECT_TRUE(
+      has(*exporter, "LABEL",
+          R"(org\.opencontainers\.image\.revision="\$\{CLOUDAWARE_REVISION)"));
+  // CMake takes the argument instead of asking git.
+  std::string cmake = ReadFile(Project("exporter/CMakeLists.txt"));
+  EXPECT_TRUE(std::regex_search(
+      cmake, std::regex(R"(if\(NOT CLOUDAWARE_REVISION\)\s*execute_process)")));
+}
+
 TEST_F(DockerfileTest, DockerignoreKeepsBuildTreesOut) {
   std::set<std::string> patterns;
   for (const std::string& line :
@@ -1135,6 +1165,52 @@ TEST_F(DockerfileTest, DockerignoreKeepsBuildTreesOut) {
   }
   for (const char* p : {"build*/", ".demo/", ".git"}) {
     EXPECT_TRUE(patterns.count(p)) << p;
+  }
+}
+
+// --- Alertmanager ----------------------------------------------------------
+
+// The example groups per alert, org and exporter, sends resolved
+// notifications, and routes each severity the rules use.
+TEST_F(DeployTest, AlertmanagerExampleRoutesEverySeverityOfTheRules) {
+  YAML::Node am =
+      YAML::LoadFile(Project("deploy/alertmanager/alertmanager.yml").string());
+  std::set<std::string> group_by;
+  for (const YAML::Node& l : am["route"]["group_by"]) group_by.insert(Str(l));
+  for (const char* label : {"alertname", "org", "instance"})
+    EXPECT_TRUE(group_by.count(label)) << label;
+  std::set<std::string> receivers;
+  for (const YAML::Node& r : am["receivers"]) {
+    receivers.insert(Str(r["name"]));
+    for (const YAML::Node& w : r["webhook_configs"])
+      EXPECT_TRUE(w["send_resolved"].as<bool>(false)) << Str(r["name"]);
+  }
+  // The receiver for each severity: a route matching it, or the default.
+  auto receiver_for = [&](const std::string& severity) {
+    for (const YAML::Node& route : am["route"]["routes"]) {
+      for (const YAML::Node& m : route["matchers"]) {
+        std::string text = Str(m);
+        text.erase(std::remove(text.begin(), text.end(), ' '), text.end());
+        if (text == "severity=\"" + severity + "\"")
+          return Str(route["receiver"]);
+      }
+    }
+    return Str(am["route"]["receiver"]);
+  };
+  std::set<std::string> severities;
+  YAML::Node rules = YAML::LoadFile(
+      Project("deploy/prometheus/cloudaware-alerts.yml").string());
+  for (const YAML::Node& group : rules["groups"]) {
+    for (const YAML::Node& rule : group["rules"]) {
+      if (rule["alert"]) severities.insert(Str(rule["labels"]["severity"]));
+    }
+  }
+  EXPECT_EQ(severities, (std::set<std::string>{"critical", "warning"}));
+  for (const std::string& severity : severities) {
+    std::string receiver = receiver_for(severity);
+    EXPECT_TRUE(receivers.count(receiver)) << severity << " -> " << receiver;
+    EXPECT_NE(receiver.find(severity), std::string::npos)
+        << severity << " goes to " << receiver;
   }
 }
 

@@ -5,7 +5,10 @@
 // returns data, that every rule evaluates with and without the org label,
 // that the stalled-collector alert finds the simulator's stalled account in
 // each org, and that the token-failure and stale-data alerts fire and
-// resolve.
+// resolve. Debian's Alertmanager, with the shipped example config, delivers
+// them to a webhook receiver in the test: the token-failure and API-down
+// notifications arrive with their org, instance, severity and runbook, and
+// so do the resolved ones.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <yaml-cpp/yaml.h>
@@ -14,7 +17,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -25,6 +30,10 @@
 #include "tls_simulator.h"
 
 namespace {
+
+// A real org's token backoff starts at 15 s; the exporters here retry a
+// refused token within seconds, so that recoveries fit the test's time.
+constexpr char kTokenBackoff[] = "--test.token-backoff=1s";
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -96,6 +105,97 @@ std::string FastRules(const fs::path& file) {
   return out.c_str();
 }
 
+// The shipped Alertmanager config with waits cut to 1 s and its webhook
+// receivers pointed at the test's; routes and receivers unchanged.
+std::string FastAlertmanager(const fs::path& file, int webhook_port) {
+  std::string text = ReadFile(file);
+  text = std::regex_replace(text, std::regex(R"(http://127\.0\.0\.1:9095)"),
+                            "http://127.0.0.1:" + std::to_string(webhook_port));
+  YAML::Node doc = YAML::Load(text);
+  doc["route"]["group_wait"] = "1s";
+  doc["route"]["group_interval"] = "1s";
+  YAML::Emitter out;
+  out << doc;
+  return out.c_str();
+}
+
+// A webhook receiver on loopback: every notification Alertmanager posts, with
+// the path it was posted to.
+class Webhook {
+ public:
+  struct Notification {
+    std::string path;
+    json body;
+  };
+
+  Webhook() {
+    server_.Post(R"(/alerts/\w+)",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   json body = json::parse(req.body, nullptr, false);
+                   std::lock_guard<std::mutex> lock(mu_);
+                   received_.push_back({req.path, body});
+                   res.status = 200;
+                 });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~Webhook() {
+    server_.stop();
+    thread_.join();
+  }
+
+  int port() const { return port_; }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_.size();
+  }
+  std::vector<Notification> Since(size_t first) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {received_.begin() + static_cast<long>(first), received_.end()};
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<Notification> received_;
+};
+
+// The alert `name` in `status` ("firing" or "resolved") for the exporter
+// `instance` and `org` ("" for none), among notifications received since
+// `first`: the path it came to and the alert, or nullopt.
+std::optional<std::pair<std::string, json>> Delivered(
+    Webhook& webhook, size_t first, const std::string& name,
+    const std::string& status, const std::string& instance,
+    const std::string& org) {
+  for (const auto& n : webhook.Since(first)) {
+    if (!n.body.is_object() || n.body.value("status", "") != status) continue;
+    for (const json& alert : n.body["alerts"]) {
+      const json& labels = alert["labels"];
+      if (labels.value("alertname", "") == name &&
+          labels.value("instance", "") == instance &&
+          labels.value("org", "") == org && alert.value("status", "") == status)
+        return std::make_pair(n.path, alert);
+    }
+  }
+  return std::nullopt;
+}
+
+// The runbook annotation of a shipped alerting rule.
+std::string Runbook(const std::string& alert) {
+  YAML::Node doc = YAML::LoadFile(
+      (fs::path(PROJECT_DIR) / "deploy/prometheus/cloudaware-alerts.yml")
+          .string());
+  for (const auto& group : doc["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      if (rule["alert"] && rule["alert"].as<std::string>() == alert)
+        return rule["annotations"]["runbook"].as<std::string>();
+    }
+  }
+  return "";
+}
+
 class PrometheusE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -147,13 +247,15 @@ class PrometheusE2eTest : public ::testing::Test {
         std::vector<std::string>{
             EXPORTER_BINARY,
             "--config.file=" + (dir_ / "exporter.yml").string(),
-            "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port_)},
+            "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port_),
+            kTokenBackoff},
         dir_, "exporter-");
     packs_port_ = FreePort();
     packs_exporter_ = std::make_unique<Process>(
         std::vector<std::string>{
             EXPORTER_BINARY, "--config.file=" + (dir_ / "packs.yml").string(),
-            "--web.listen-address=127.0.0.1:" + std::to_string(packs_port_)},
+            "--web.listen-address=127.0.0.1:" + std::to_string(packs_port_),
+            kTokenBackoff},
         dir_, "packs-exporter-");
     unsetenv("SSL_CERT_FILE");
 
@@ -166,11 +268,34 @@ class PrometheusE2eTest : public ::testing::Test {
       WriteFile(dir_ / "rules" / name, FastRules(entry.path()));
       ++rule_files_;
     }
+    // Alertmanager with the shipped example config, delivering to the test.
+    webhook_ = std::make_unique<Webhook>();
+    ASSERT_GT(webhook_->port(), 0);
+    WriteFile(dir_ / "alertmanager.yml",
+              FastAlertmanager(fs::path(PROJECT_DIR) /
+                                   "deploy/alertmanager/alertmanager.yml",
+                               webhook_->port()));
+    alertmanager_port_ = FreePort();
+    alertmanager_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            ALERTMANAGER_BINARY,
+            "--config.file=" + (dir_ / "alertmanager.yml").string(),
+            "--storage.path=" + (dir_ / "alertmanager").string(),
+            "--web.listen-address=127.0.0.1:" +
+                std::to_string(alertmanager_port_),
+            // No high-availability peers: nothing listens beyond loopback.
+            "--cluster.listen-address="},
+        dir_, "alertmanager-");
+
     prometheus_port_ = FreePort();
     WriteFile(
         dir_ / "prometheus.yml",
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "rule_files: ['" +
+        "alerting:\n  alertmanagers:\n    - static_configs:\n"
+        "        - targets: ['127.0.0.1:" +
+            std::to_string(alertmanager_port_) +
+            "']\n"
+            "rule_files: ['" +
             (dir_ / "rules").string() +
             "/*.yml']\n"
             "scrape_configs:\n  - job_name: cloudaware\n    static_configs:\n"
@@ -182,6 +307,8 @@ class PrometheusE2eTest : public ::testing::Test {
             PROMETHEUS_BINARY,
             "--config.file=" + (dir_ / "prometheus.yml").string(),
             "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
+            // Firing alerts re-sent every second, not every minute.
+            "--rules.alert.resend-delay=1s",
             "--web.listen-address=127.0.0.1:" +
                 std::to_string(prometheus_port_)},
         dir_, "prometheus-");
@@ -198,8 +325,16 @@ class PrometheusE2eTest : public ::testing::Test {
       std::cerr << "--- prometheus log (tail)\n";
       std::string p = prometheus_->err();
       std::cerr << p.substr(p.size() > 8000 ? p.size() - 8000 : 0) << "\n";
+      std::string a = alertmanager_->err();
+      std::cerr << "--- alertmanager log (tail)\n"
+                << a.substr(a.size() > 8000 ? a.size() - 8000 : 0) << "\n";
+      for (const auto& n : webhook_->Since(0))
+        std::cerr << "--- notification to " << n.path << ": "
+                  << n.body.dump().substr(0, 2000) << "\n";
     }
     prometheus_.reset();
+    alertmanager_.reset();
+    webhook_.reset();
     exporter_.reset();
     packs_exporter_.reset();
     sim_->Stop();
@@ -232,10 +367,55 @@ class PrometheusE2eTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<cmdb_simulator::Simulator> sim_;
-  std::unique_ptr<Process> exporter_, packs_exporter_, prometheus_;
+  std::unique_ptr<Process> exporter_, packs_exporter_, prometheus_,
+      alertmanager_;
+  std::unique_ptr<Webhook> webhook_;
   std::unique_ptr<httplib::Client> prom_;
   int exporter_port_ = 0, packs_port_ = 0, prometheus_port_ = 0,
-      rule_files_ = 0;
+      alertmanager_port_ = 0, rule_files_ = 0;
+
+  // The (instance, org) of every exporter series: the single-org exporter
+  // without an org label, the other one in two orgs.
+  std::vector<std::pair<std::string, std::string>> Sources() const {
+    std::string one = "127.0.0.1:" + std::to_string(exporter_port_);
+    std::string two = "127.0.0.1:" + std::to_string(packs_port_);
+    return {{one, ""}, {two, "prod"}, {two, "staging"}};
+  }
+
+  // Waits until `alert` in `status` has reached the webhook for every source,
+  // through the receiver at `path`, with the shipped labels and annotations.
+  void ExpectDelivered(size_t first, const std::string& alert,
+                       const std::string& status, const std::string& path,
+                       const std::string& severity) {
+    const std::string runbook = Runbook(alert);
+    ASSERT_FALSE(runbook.empty()) << alert;
+    for (const auto& [instance, org] : Sources()) {
+      std::optional<std::pair<std::string, json>> got;
+      EXPECT_TRUE(Eventually(std::chrono::seconds(60),
+                             [&] {
+                               got = Delivered(*webhook_, first, alert, status,
+                                               instance, org);
+                               return got.has_value();
+                             }))
+          << alert << " " << status << " for " << instance << " org '" << org
+          << "' never reached the webhook";
+      if (!got) continue;
+      const json& a = got->second;
+      EXPECT_EQ(got->first, path) << alert;
+      EXPECT_EQ(a["labels"].value("severity", ""), severity) << a;
+      EXPECT_EQ(a["labels"].value("job", ""), "cloudaware") << a;
+      EXPECT_EQ(a["annotations"].value("runbook", ""), runbook) << a;
+      if (!org.empty()) {
+        EXPECT_NE(
+            a["annotations"].value("summary", "").find("(org " + org + ")"),
+            std::string::npos)
+            << a;
+      }
+      if (status == "resolved") {
+        EXPECT_GT(a.value("endsAt", ""), a.value("startsAt", "")) << a;
+      }
+    }
+  }
 };
 
 TEST_F(PrometheusE2eTest, DashboardsRulesAndAlertsAgainstARealPrometheus) {
@@ -322,22 +502,40 @@ TEST_F(PrometheusE2eTest, DashboardsRulesAndAlertsAgainstARealPrometheus) {
 
   // (d) The token alert fires while the simulator rejects the credentials and
   // resolves once it accepts them again (after the exporter's backoff).
+  // Alertmanager delivers the firing notification, then the resolved one.
+  size_t before_reject = webhook_->size();
   sim_->AddFaults({{"type", "reject_credentials"}});
   sim_->ExpireAllTokens();
   EXPECT_TRUE(Eventually(std::chrono::seconds(90), [&] {
     return AlertState("CloudawareTokenRequestsFailing") == "firing";
   })) << AlertState("CloudawareTokenRequestsFailing");
+  ExpectDelivered(before_reject, "CloudawareTokenRequestsFailing", "firing",
+                  "/alerts/critical", "critical");
+  size_t before_accept = webhook_->size();
   sim_->ClearFaults();
   EXPECT_TRUE(Eventually(std::chrono::seconds(120), [&] {
     return AlertState("CloudawareTokenRequestsFailing") == "inactive";
   })) << AlertState("CloudawareTokenRequestsFailing");
+  ExpectDelivered(before_accept, "CloudawareTokenRequestsFailing", "resolved",
+                  "/alerts/critical", "critical");
 
-  // (e) The stale-data alert fires when a query keeps failing.
+  // (e) The stale-data alert fires when a query keeps failing, and the API
+  // answering 500 fires the API-down alert: delivered through the warning
+  // route, then resolved once the API answers again.
+  ASSERT_TRUE(Eventually(std::chrono::seconds(60), [&] {
+    return AlertState("CloudawareApiDown") == "inactive";
+  })) << AlertState("CloudawareApiDown");
+  size_t before_500 = webhook_->size();
   sim_->AddFaults({{"endpoint", "query"}, {"type", "error"}, {"status", 500}});
   EXPECT_TRUE(Eventually(std::chrono::seconds(60), [&] {
     return AlertState("CloudawareDataStale") == "firing";
   })) << AlertState("CloudawareDataStale");
+  ExpectDelivered(before_500, "CloudawareApiDown", "firing", "/alerts/warning",
+                  "warning");
+  size_t before_200 = webhook_->size();
   sim_->ClearFaults();
+  ExpectDelivered(before_200, "CloudawareApiDown", "resolved",
+                  "/alerts/warning", "warning");
 }
 
 }  // namespace

@@ -72,14 +72,22 @@ std::vector<std::shared_ptr<const std::string>> Exporter::Exposition(
 }
 
 std::string Exporter::LandingPage(const std::string& telemetry_path) {
-  std::vector<QueryStatus> queries;
-  for (const auto& p : Pipelines()) {
-    for (auto& q : p->poller.Status()) {
-      q.name = CollectorKey(p->org.name, q.name);
-      queries.push_back(std::move(q));
-    }
+  std::vector<std::shared_ptr<OrgPipeline>> pipelines;
+  std::map<std::string, std::shared_ptr<SelfMetrics>> metrics;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pipelines = pipelines_;
+    metrics = metrics_;
   }
-  return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path, queries);
+  std::vector<OrgSummary> orgs;
+  for (const auto& p : pipelines) {
+    orgs.push_back({.name = p->org.name,
+                    .api_up = metrics.at(p->org.name)->up(),
+                    .token = p->api.tokens.Status(),
+                    .api = p->api.client.Budget(),
+                    .queries = p->poller.Status()});
+  }
+  return RenderLandingPage(CLOUDAWARE_VERSION, telemetry_path, orgs);
 }
 
 bool Exporter::Ready() {

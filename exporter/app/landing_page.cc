@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "exporter/base/duration.h"
+#include "exporter/pipeline/poller.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -91,43 +92,150 @@ std::string HtmlEscape(const std::string& s) {
   return out;
 }
 
+namespace {
+
+std::string Style() {
+  return "<style>body{font-family:sans-serif;margin:1em;max-width:80em}"
+         "table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+         "padding:4px 8px;text-align:left;vertical-align:top}"
+         ".scroll{overflow-x:auto}.fail{background:#fdd;color:#900}"
+         ".pending{background:#ffd;color:#650}.ok{color:#060}"
+         ".orgs{display:flex;flex-wrap:wrap;gap:1em;margin-bottom:1em}"
+         ".org{border:1px solid #ccc;padding:.5em 1em;min-width:14em}"
+         ".org h3{margin:.2em 0}.org dl{margin:0}.org dt{font-weight:bold}"
+         ".org dd{margin:0 0 .4em 0;overflow-wrap:anywhere}</style>";
+}
+
+std::string Head() {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+         "<meta name=\"viewport\" content=\"width=device-width, "
+         "initial-scale=1\"><title>Cloudaware Exporter</title>\n" +
+         Style() + "</head><body>\n";
+}
+
+std::string Links(const std::string& version,
+                  const std::string& telemetry_path) {
+  return "<h1>Cloudaware Exporter</h1>\n<p>Version " + HtmlEscape(version) +
+         "</p>\n<ul>\n<li><a href=\"" + HtmlEscape(telemetry_path) +
+         "\">Metrics</a></li>\n<li><a href=\"/-/healthy\">Health</a></li>\n"
+         "<li><a href=\"/status\">Status (JSON)</a></li>\n"
+         "<li><a href=\"/-/ready\">Readiness</a></li>\n</ul>\n";
+}
+
+std::string QueryState(const QueryStatus& q) {
+  return q.running     ? "running"
+         : !q.last_run ? "pending"
+         : q.success   ? "ok"
+                       : "failed";
+}
+
+std::string QueryTable(const std::vector<QueryStatus>& queries,
+                       QueryStatus::WallTime now) {
+  std::string h =
+      "<h2>Queries</h2>\n<div class=\"scroll\"><table>\n<tr><th>query</th>"
+      "<th>interval</th><th>last run</th><th>next run</th><th>duration</th>"
+      "<th>rows</th><th>series</th><th>status</th><th>last error</th></tr>\n";
+  for (const auto& q : queries) {
+    char duration[32];
+    std::snprintf(duration, sizeof duration, "%.3fs", q.duration_seconds);
+    const std::string status = QueryState(q);
+    const std::string cls = status == "failed"    ? " class=\"fail\""
+                            : status == "pending" ? " class=\"pending\""
+                                                  : "";
+    h += "<tr" + cls + "><td>" + HtmlEscape(q.name) + "</td><td>" +
+         FormatDuration(q.interval) + "</td><td>" + Time(q.last_run, now) +
+         "</td><td>" + NextRun(q.next_run, now) + "</td><td>" +
+         (q.last_run ? duration : "") + "</td><td>" + std::to_string(q.rows) +
+         "</td><td>" + std::to_string(q.series) + "</td><td" + cls + ">" +
+         status + "</td><td>" + HtmlEscape(q.last_error) + "</td></tr>\n";
+  }
+  return h + "</table></div>\n";
+}
+
+// "held, obtained 4m 10s ago", or why there is none.
+std::string TokenState(const TokenStatus& t, QueryStatus::WallTime now) {
+  if (t.held && t.obtained) {
+    return "held, obtained " +
+           FormatSpan(
+               std::chrono::floor<std::chrono::seconds>(now - *t.obtained)) +
+           " ago";
+  }
+  if (t.held) return "held";
+  if (t.last_failure) {
+    std::string s = "none: " + t.last_failure->result;
+    if (!t.last_failure->message.empty())
+      s += " (" + t.last_failure->message + ")";
+    return s;
+  }
+  return "none yet";
+}
+
+std::string ApiUsage(const ApiBudget& api) {
+  if (!api.daily_used || !api.daily_limit)
+    return "unknown until the first answer";
+  std::string s = std::to_string(*api.daily_used) + " of " +
+                  std::to_string(*api.daily_limit) + " calls today";
+  if (*api.daily_limit > 0) {
+    char pct[16];
+    std::snprintf(pct, sizeof pct, " (%.0f%%)",
+                  100.0 * static_cast<double>(*api.daily_used) /
+                      static_cast<double>(*api.daily_limit));
+    s += pct;
+  }
+  if (api.paused_until) s += ", paused: request limit exceeded";
+  return s;
+}
+
+std::string OrgCard(const OrgSummary& org, QueryStatus::WallTime now) {
+  size_t failed = 0, pending = 0;
+  for (const auto& q : org.queries) {
+    const std::string state = QueryState(q);
+    failed += state == "failed";
+    pending += state == "pending";
+  }
+  const bool token_ok = org.token.held;
+  auto dd = [](bool good, const std::string& text) {
+    return std::string("<dd class=\"") + (good ? "ok" : "fail") + "\">" +
+           HtmlEscape(text) + "</dd>";
+  };
+  std::string queries = std::to_string(org.queries.size() - failed - pending) +
+                        " ok, " + std::to_string(failed) + " failed, " +
+                        std::to_string(pending) + " pending";
+  return "<section class=\"org\" data-org=\"" + HtmlEscape(org.name) +
+         "\"><h3>" +
+         (org.name.empty() ? "Org" : "Org " + HtmlEscape(org.name)) +
+         "</h3><dl><dt>API</dt>" + dd(org.api_up, org.api_up ? "up" : "down") +
+         "<dt>Token</dt>" + dd(token_ok, TokenState(org.token, now)) +
+         "<dt>API usage</dt><dd>" + HtmlEscape(ApiUsage(org.api)) +
+         "</dd><dt>Queries</dt>" + dd(failed == 0 && pending == 0, queries) +
+         "</dl></section>\n";
+}
+
+}  // namespace
+
+std::string RenderLandingPage(const std::string& version,
+                              const std::string& telemetry_path,
+                              const std::vector<OrgSummary>& orgs,
+                              QueryStatus::WallTime now) {
+  std::string h = Head() + Links(version, telemetry_path) +
+                  "<h2>Orgs</h2>\n<div class=\"orgs\">\n";
+  std::vector<QueryStatus> queries;
+  for (const OrgSummary& org : orgs) {
+    h += OrgCard(org, now);
+    for (QueryStatus q : org.queries) {
+      q.name = CollectorKey(org.name, q.name);
+      queries.push_back(std::move(q));
+    }
+  }
+  return h + "</div>\n" + QueryTable(queries, now) + "</body></html>\n";
+}
+
 std::string RenderLandingPage(const std::string& version,
                               const std::string& telemetry_path,
                               const std::vector<QueryStatus>& queries,
                               QueryStatus::WallTime now) {
-  std::string h =
-      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Cloudaware "
-      "Exporter</title>\n<style>body{font-family:sans-serif;margin:2em}"
-      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px "
-      "8px;"
-      "text-align:left}.fail{color:#b00}</style></head><body>\n"
-      "<h1>Cloudaware Exporter</h1>\n<p>Version " +
-      HtmlEscape(version) + "</p>\n<ul>\n<li><a href=\"" +
-      HtmlEscape(telemetry_path) +
-      "\">Metrics</a></li>\n<li><a href=\"/-/healthy\">Health</a></li>\n"
-      "<li><a href=\"/status\">Status (JSON)</a></li>\n"
-      "<li><a href=\"/-/ready\">Readiness</a></li>\n</ul>\n<h2>Queries</h2>\n"
-      "<table>\n<tr><th>query</th><th>interval</th><th>last run</th><th>next "
-      "run</th>"
-      "<th>duration</th><th>rows</th><th>series</th><th>status</th><th>last "
-      "error</th></tr>\n";
-  for (const auto& q : queries) {
-    char duration[32];
-    std::snprintf(duration, sizeof duration, "%.3fs", q.duration_seconds);
-    std::string status = q.running     ? "running"
-                         : !q.last_run ? "pending"
-                         : q.success   ? "ok"
-                                       : "failed";
-    h += "<tr><td>" + HtmlEscape(q.name) + "</td><td>" +
-         FormatDuration(q.interval) + "</td><td>" + Time(q.last_run, now) +
-         "</td><td>" + NextRun(q.next_run, now) + "</td><td>" +
-         (q.last_run ? duration : "") + "</td><td>" + std::to_string(q.rows) +
-         "</td><td>" + std::to_string(q.series) + "</td><td" +
-         (status == "failed" ? " class=\"fail\"" : "") + ">" + status +
-         "</td><td>" + HtmlEscape(q.last_error) + "</td></tr>\n";
-  }
-  h += "</table>\n</body></html>\n";
-  return h;
+  return Head() + Links(version, telemetry_path) + QueryTable(queries, now) +
+         "</body></html>\n";
 }
 
 }  // namespace cloudaware_exporter

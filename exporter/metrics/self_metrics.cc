@@ -130,6 +130,8 @@ SelfMetrics::SelfMetrics(const std::string& version,
 
 void SelfMetrics::SetUp(bool up) { up_.Set(up ? 1 : 0); }
 
+bool SelfMetrics::up() const { return up_.Value() == 1; }
+
 void SelfMetrics::CountTokenRequest(const std::string& result,
                                     double unix_seconds_now) {
   token_requests_.Add({{"result", result}}).Increment();

@@ -33,6 +33,7 @@ class SelfMetrics {
   // 1 if the last API interaction (token or query) reached a working API:
   // network errors, 5xx, refused tokens and REQUEST_LIMIT_EXCEEDED set 0.
   void SetUp(bool up);
+  bool up() const;  // the value SetUp last set; false before any
   // result: "success", an OAuth error code, "http_<status>" or "network".
   void CountTokenRequest(const std::string& result, double unix_seconds_now);
   void SetTokenValid(bool valid);

@@ -151,6 +151,19 @@ class WebServer::Impl {
 
   size_t connections() const { return server_ ? server_->connections() : 0; }
 
+  std::string ReloadAll() {
+    // Two reloads at once would otherwise race inside the reload.
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    const std::string error = handlers_.reload();
+    const std::string web_error = ReloadWebConfig();
+    std::string errors;
+    if (!error.empty()) errors += "failed to reload config: " + error + "\n";
+    if (!web_error.empty()) {
+      errors += "failed to reload web config: " + web_error + "\n";
+    }
+    return errors;
+  }
+
   std::string ReloadWebConfig() {
     std::lock_guard<std::mutex> lock(web_reload_mu_);
     std::shared_ptr<const WebConfig> current = CurrentWebConfig();
@@ -300,18 +313,6 @@ class WebServer::Impl {
     return Text(errors.empty() ? 200 : 500, errors);
   }
 
-  std::string ReloadAll() {
-    // Two reloads at once would otherwise race inside the reload.
-    std::lock_guard<std::mutex> lock(reload_mu_);
-    const std::string error = handlers_.reload();
-    const std::string web_error = ReloadWebConfig();
-    std::string errors;
-    if (!error.empty()) errors += "failed to reload config: " + error + "\n";
-    if (!web_error.empty()) {
-      errors += "failed to reload web config: " + web_error + "\n";
-    }
-    return errors;
-  }
 
   const WebOptions options_;
   const WebHandlers handlers_;
