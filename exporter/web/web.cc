@@ -313,7 +313,6 @@ class WebServer::Impl {
     return Text(errors.empty() ? 200 : 500, errors);
   }
 
-
   const WebOptions options_;
   const WebHandlers handlers_;
   BasicAuth auth_;
