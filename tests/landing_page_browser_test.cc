@@ -20,25 +20,16 @@
 #include "process_util.h"
 #include "simulator/simulator.h"
 #include "tls_simulator.h"
+#include "util/wait.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using test_util::Clock;
+using test_util::Eventually;
 using test_util::FreePort;
 using test_util::Process;
 using test_util::ReadFile;
 using test_util::WriteFile;
-
-bool Eventually(std::chrono::seconds timeout,
-                const std::function<bool()>& check) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return check();
-}
 
 // The text of the summary section of an org ("" for a single org).
 std::string Card(const std::string& dom, const std::string& org) {

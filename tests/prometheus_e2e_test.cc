@@ -28,6 +28,7 @@
 #include "simulator/inventory.h"
 #include "simulator/simulator.h"
 #include "tls_simulator.h"
+#include "util/wait.h"
 
 namespace {
 
@@ -37,22 +38,11 @@ constexpr char kTokenBackoff[] = "--test.token-backoff=1s";
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using test_util::Clock;
+using test_util::Eventually;
 using test_util::FreePort;
 using test_util::Process;
 using test_util::ReadFile;
 using test_util::WriteFile;
-
-// Polls check every 250 ms until it holds or the timeout passes.
-bool Eventually(std::chrono::seconds timeout,
-                const std::function<bool()>& check) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return check();
-}
 
 // Grafana's variables, as the dashboards would have them at "All".
 std::string Substitute(std::string expr) {
