@@ -51,8 +51,7 @@ LABEL org.opencontainers.image.title="cloudaware_exporter" \
       org.opencontainers.image.revision="${CLOUDAWARE_REVISION:-unknown}"
 COPY --from=build /build/exporter/cloudaware_exporter /usr/local/bin/cloudaware_exporter
 COPY deploy/examples/cloudaware_exporter.yml /etc/cloudaware_exporter/config.yml
-# The query packs, for --config.file=/etc/cloudaware_exporter/packs.yml.
-COPY deploy/examples/cloudaware_exporter_packs.yml /etc/cloudaware_exporter/packs.yml
+# Its queries: the packs, which config.yml pulls in relative to itself.
 COPY deploy/examples/packs/ /etc/cloudaware_exporter/packs/
 USER 65532:65532
 EXPOSE 9866

@@ -10,7 +10,7 @@
 #   query   the slowest query's first run (cloudaware_query_duration_seconds):
 #           the work; ready minus query is mostly the spread of first runs
 # Prints min, median and max over the runs for each config:
-#   shipped     deploy/examples/cloudaware_exporter.yml (11 queries)
+#   shipped     deploy/examples/cloudaware_exporter.yml and its packs (24 queries)
 #   shipped-10s the same with every interval 10s, so the first runs are spread
 #               over at most 1 s instead of 10 s: the cost of the work itself
 #   N series    one query exporting N series (bench/scrape.sh's config)
@@ -69,8 +69,14 @@ for _ in $(seq 1 600); do [ -s "$work/sim.port" ] && break; running "$sim_pid" |
 sim_url="https://localhost:$(cat "$work/sim.port")"
 printf 'bench-secret\n' >"$work/client_secret"
 
+# The shipped config pulls in packs/*.yml relative to itself.
 cp deploy/examples/cloudaware_exporter.yml "$work/shipped.yml"
-sed -E 's/^( *)interval: .*/\1interval: 10s/' deploy/examples/cloudaware_exporter.yml >"$work/shipped-10s.yml"
+cp -r deploy/examples/packs "$work/packs"
+every_10s() { sed -E 's/^( *)interval: .*/\1interval: 10s/' "$@"; }
+every_10s deploy/examples/cloudaware_exporter.yml |
+  sed 's|packs/\*\.yml|packs-10s/*.yml|' >"$work/shipped-10s.yml"
+mkdir -p "$work/packs-10s"
+for f in deploy/examples/packs/*.yml; do every_10s "$f" >"$work/packs-10s/$(basename "$f")"; done
 configs="shipped shipped-10s"
 if [ "$series" -gt 0 ]; then
   series_config "$series" "$sim_url" "$work/client_secret" >"$work/series.yml"

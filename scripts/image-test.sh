@@ -107,9 +107,10 @@ fi
 echo "/-/ready answered 200"
 
 get /metrics >"$work/metrics"
-queries=$(sed -n 's/^  - name: \([a-z0-9_]*\)$/\1/p' deploy/examples/cloudaware_exporter.yml)
-metrics=$(sed -n 's/^      - name: \(cloudaware_[a-z0-9_]*\)$/\1/p' deploy/examples/cloudaware_exporter.yml)
-[ -n "$queries" ] && [ -n "$metrics" ] || fail "no queries found in the example config"
+# The shipped config's queries are those of the packs it pulls in.
+queries=$(sed -n 's/^  - name: \([a-z0-9_]*\)$/\1/p' deploy/examples/packs/*.yml)
+metrics=$(sed -n 's/^      - name: \(cloudaware_[a-z0-9_]*\)$/\1/p' deploy/examples/packs/*.yml)
+[ -n "$queries" ] && [ -n "$metrics" ] || fail "no queries found in the packs"
 n=0
 for q in $queries; do
   grep -Eq "^cloudaware_query_success\{([^}]*,)?query=\"$q\"(,[^}]*)?\} 1$" "$work/metrics" ||

@@ -80,8 +80,6 @@ set -a; . /etc/default/cloudaware_exporter; set +a
 export CLOUDAWARE_CLIENT_SECRET_FILE="$creds/client_secret"
 setpriv --reuid=cloudaware_exporter --regid=cloudaware_exporter --init-groups \
   /usr/bin/cloudaware_exporter --config.check --config.file=/etc/cloudaware_exporter/config.yml
-setpriv --reuid=cloudaware_exporter --regid=cloudaware_exporter --init-groups \
-  /usr/bin/cloudaware_exporter --config.check --config.file=/etc/cloudaware_exporter/packs.yml
 # The secret itself stays out of the user's reach.
 if setpriv --reuid=cloudaware_exporter --regid=cloudaware_exporter --init-groups \
     cat /etc/cloudaware_exporter/client_secret >/dev/null 2>&1; then

@@ -105,14 +105,14 @@ queries:
       - {name: cloudaware_aws_s3_buckets}
   - name: gce_by_project
     interval: 4s
-    soql: SELECT CA10__projectId__c account, CA10__status__c state, COUNT(Id) n FROM CA10__CaGoogleGceInstance__c WHERE CA10__disappearanceTime__c = null GROUP BY CA10__projectId__c, CA10__status__c LIMIT 2000
+    soql: SELECT CA10__googleProject__r.CA10__projectId__c account, CA10__status__c state, COUNT(Id) n FROM CA10__CaGoogleGceInstance__c WHERE CA10__disappearanceTime__c = null GROUP BY CA10__googleProject__r.CA10__projectId__c, CA10__status__c LIMIT 2000
     metrics:
       - {name: cloudaware_gcp_gce_instances, value: n, labels: [account, state]}
-  - name: ebs_volume_sizes
+  - name: ebs_volume_iops
     interval: 5s
-    soql: SELECT Id, CA10__size__c FROM CA10__CaAwsVolume__c WHERE CA10__disappearanceTime__c = null
+    soql: SELECT Id, CA10__iops__c FROM CA10__CaAwsVolume__c WHERE CA10__disappearanceTime__c = null
     metrics:
-      - {name: cloudaware_aws_ebs_volume_size_gibibytes, value: CA10__size__c, labels: {id: Id}}
+      - {name: cloudaware_aws_ebs_volume_iops, value: CA10__iops__c, labels: {id: Id}}
 EOF
 
 web="127.0.0.1:$(free_port)" || { echo "no free port for the exporter" >&2; exit 2; }

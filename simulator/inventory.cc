@@ -28,6 +28,11 @@ constexpr std::string_view kAzureVm = "CA10__CaAzureVirtualMachine__c";
 constexpr std::string_view kAks = "CA10Z1__CaAzureAksCluster__c";
 constexpr std::string_view kGoogleProject = "CA10__CaGoogleProject__c";
 constexpr std::string_view kGce = "CA10__CaGoogleGceInstance__c";
+constexpr std::string_view kGke = "CA10G1__CaGoogleGkeCluster__c";
+// Customer tags, as an org that tags its machines with owner and application
+// has them.
+constexpr std::string_view kOwnerTag = "caTag_owner__c";
+constexpr std::string_view kApplicationTag = "caTag_application__c";
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() &&
@@ -131,8 +136,13 @@ constexpr Weighted kEc2Types[] = {
     {"r5.xlarge", 3}, {"c6i.large", 3},  {"g4dn.xlarge", 2}};
 constexpr Weighted kVolumeTypes[] = {{"gp3", 45}, {"gp2", 35}, {"io1", 5},
                                      {"io2", 3},  {"st1", 7},  {"sc1", 5}};
-constexpr uint64_t kSsdSizes[] = {8, 8, 20, 30, 30, 50, 100, 200, 500, 1000};
-constexpr uint64_t kHddSizes[] = {500, 1000, 2000, 4000};
+// Live volumes; deleted ones read "deleted".
+constexpr Weighted kVolumeStatuses[] = {{"in-use", 760},  {"available", 200},
+                                        {"creating", 15}, {"deleting", 10},
+                                        {"error", 5},     {"", 10}};
+constexpr uint64_t kProvisionedIops[] = {3000, 4000, 6000, 10000, 16000};
+constexpr Weighted kVersioning[] = {
+    {"enabled", 45}, {"suspended", 5}, {"off", 50}};
 constexpr Weighted kRdsEngines[] = {
     {"postgres", 40},     {"mysql", 25},  {"aurora-postgresql", 12},
     {"aurora-mysql", 10}, {"mariadb", 5}, {"sqlserver-se", 4},
@@ -153,26 +163,24 @@ constexpr Weighted kEksStatuses[] = {
 constexpr Weighted kAzureLocations[] = {
     {"eastus", 30},  {"westeurope", 20}, {"eastus2", 12}, {"northeurope", 10},
     {"westus2", 10}, {"centralus", 8},   {"uksouth", 6},  {"southeastasia", 4}};
-constexpr Weighted kProvisioningStates[] = {{"Succeeded", 94},
-                                            {"Failed", 2},
-                                            {"Updating", 2},
-                                            {"Creating", 1},
-                                            {"Deleting", 1}};
 constexpr Weighted kVmSizes[] = {
     {"Standard_D2s_v3", 20}, {"Standard_B2s", 15},   {"Standard_D4s_v3", 15},
     {"Standard_D2s_v5", 12}, {"Standard_B1s", 10},   {"Standard_E4s_v3", 8},
     {"Standard_F4s_v2", 8},  {"Standard_D8s_v3", 7}, {"Standard_DS2_v2", 5}};
-constexpr Weighted kPowerStates[] = {
-    {"running", 75}, {"deallocated", 20}, {"stopped", 5}};
+constexpr Weighted kPowerStates[] = {{"VM running", 740},
+                                     {"VM deallocated", 200},
+                                     {"VM stopped", 40},
+                                     {"VM starting", 10},
+                                     {"", 10}};
 constexpr Weighted kAksVersions[] = {{"1.27.7", 5},
                                      {"1.28.9", 10},
                                      {"1.29.7", 25},
                                      {"1.30.4", 35},
                                      {"1.31.2", 25}};
-constexpr Weighted kGceZones[] = {{"us-central1-a", 25}, {"us-central1-b", 15},
-                                  {"us-east1-b", 15},    {"europe-west1-b", 12},
-                                  {"us-west1-a", 10},    {"europe-west4-a", 10},
-                                  {"asia-east1-a", 8},   {"us-east4-c", 5}};
+constexpr Weighted kGceRegions[] = {{"us-central1", 40},  {"us-east1", 15},
+                                    {"europe-west1", 12}, {"us-west1", 10},
+                                    {"europe-west4", 10}, {"asia-east1", 8},
+                                    {"us-east4", 5}};
 constexpr Weighted kGceStatuses[] = {
     {"RUNNING", 80}, {"TERMINATED", 15}, {"SUSPENDED", 3}, {"STOPPING", 2}};
 constexpr Weighted kMachineTypes[] = {
@@ -389,6 +397,15 @@ class Generator {
   void AddAzureVm(size_t n);
   void AddAks(size_t n);
   void AddGce(size_t n);
+  void AddGke(size_t n);
+
+  // The customer tag fields of the compute objects.
+  struct Tags {
+    explicit Tags(const RowWriter& w)
+        : owner(w.Field(kOwnerTag)), application(w.Field(kApplicationTag)) {}
+    size_t owner, application;
+  };
+  void SetTags(RowWriter& w, const Tags& tags, std::string_view host_name);
 
   const GenerateOptions& options_;
   Rng rng_;
@@ -465,6 +482,7 @@ void Generator::AddEc2(size_t n) {
                monitoring = w.Field("CA10__monitoringState__c"),
                cpu = w.Field("CA10__averageCpuOneWeek__c"),
                breeze = w.Field("CA10__breezeLastUpdate__c");
+  const Tags tags(w);
   std::string id_text, name, vpc_text, ip_text;
   for (size_t i = 0; i < n; ++i) {
     size_t acct = aws_.Pick(rng_);
@@ -504,6 +522,7 @@ void Generator::AddEc2(size_t n) {
     }
     w.Set(tokens, Value::Text(rng_.Chance(0.4) ? "required" : "optional"));
     w.Set(monitoring, Value::Text(rng_.Chance(0.15) ? "enabled" : "disabled"));
+    SetTags(w, tags, name);
     if (live_running && rng_.Chance(0.95)) {
       // Most instances idle; a few run hot.
       double u = rng_.Unit();
@@ -520,26 +539,31 @@ void Generator::AddEbs(size_t n) {
   RowWriter w(MutableTable(kEbs));
   const size_t volume_id = w.Field("CA10__volumeId__c"),
                type = w.Field("CA10__volumeType__c"),
-               size = w.Field("CA10__size__c"),
-               state = w.Field("CA10__stateName__c"),
+               status = w.Field("CA10__status__c"),
+               encrypted = w.Field("CA10__encrypted__c"),
+               iops = w.Field("CA10__iops__c"),
                region = w.Field("CA10__regionName__c"),
                account = w.Field("CA10__account__c");
   std::string id_text, name;
   for (size_t i = 0; i < n; ++i) {
     size_t acct = aws_.Pick(rng_);
+    bool deleted = Deleted();
     id_text = "vol-";
     AppendHex(rng_, id_text, 17);
     HostName(rng_, name);
     name += "-data";
-    Start(w, name, Deleted(), acct == stalled_account_);
+    Start(w, name, deleted, acct == stalled_account_);
     std::string_view type_name = Pick(rng_, kVolumeTypes);
-    uint64_t gib = type_name == "st1" || type_name == "sc1"
-                       ? kHddSizes[rng_.Below(std::size(kHddSizes))]
-                       : kSsdSizes[rng_.Below(std::size(kSsdSizes))];
     w.Set(volume_id, Value::Text(id_text));
     w.Set(type, Value::Text(type_name));
-    w.Set(size, Value::Number(static_cast<double>(gib)));
-    w.Set(state, Value::Text(rng_.Chance(0.78) ? "in-use" : "available"));
+    w.Set(status, deleted ? Value::Text("deleted")
+                          : TextOrNull(Pick(rng_, kVolumeStatuses)));
+    w.Set(encrypted, Value::Bool(rng_.Chance(0.7)));
+    if (type_name == "io1" || type_name == "io2" || type_name == "gp3") {
+      w.Set(iops,
+            Value::Number(static_cast<double>(
+                kProvisionedIops[rng_.Below(std::size(kProvisionedIops))])));
+    }
     w.Set(region, Value::Text(Pick(rng_, kAwsRegions)));
     w.Set(account, Value::Text(aws_.ids[acct]));
     w.Finish();
@@ -549,6 +573,7 @@ void Generator::AddEbs(size_t n) {
 void Generator::AddS3(size_t n) {
   RowWriter w(MutableTable(kS3));
   const size_t region = w.Field("CA10__regionName__c"),
+               versioning = w.Field("CA10__versioningStatus__c"),
                account = w.Field("CA10__account__c");
   std::string name;
   for (size_t i = 0; i < n; ++i) {
@@ -562,6 +587,7 @@ void Generator::AddS3(size_t n) {
     AppendHex(rng_, name, 6);
     Start(w, name, Deleted(), acct == stalled_account_);
     w.Set(region, Value::Text(Pick(rng_, kAwsRegions)));
+    w.Set(versioning, Value::Text(Pick(rng_, kVersioning)));
     w.Set(account, Value::Text(aws_.ids[acct]));
     w.Finish();
   }
@@ -571,7 +597,10 @@ void Generator::AddRds(size_t n) {
   RowWriter w(MutableTable(kRds));
   const size_t engine = w.Field("CA10__engine__c"),
                db_class = w.Field("CA10__dbInstanceClass__c"),
-               status = w.Field("CA10__dbInstanceStatus__c"),
+               status = w.Field("CA10__status__c"),
+               multi_az = w.Field("CA10__multiAz__c"),
+               encrypted = w.Field("CA10__storageEncrypted__c"),
+               public_access = w.Field("CA10__publiclyAccessible__c"),
                region = w.Field("CA10__regionName__c"),
                account = w.Field("CA10__account__c");
   std::string name;
@@ -586,6 +615,9 @@ void Generator::AddRds(size_t n) {
     w.Set(engine, Value::Text(Pick(rng_, kRdsEngines)));
     w.Set(db_class, Value::Text(Pick(rng_, kRdsClasses)));
     w.Set(status, Value::Text(Pick(rng_, kRdsStatuses)));
+    w.Set(multi_az, Value::Bool(rng_.Chance(0.4)));
+    w.Set(encrypted, Value::Bool(rng_.Chance(0.8)));
+    w.Set(public_access, Value::Bool(rng_.Chance(0.05)));
     w.Set(region, Value::Text(Pick(rng_, kAwsRegions)));
     w.Set(account, Value::Text(aws_.ids[acct]));
     w.Finish();
@@ -613,23 +645,26 @@ void Generator::AddEks(size_t n) {
 void Generator::AddAzureVm(size_t n) {
   RowWriter w(MutableTable(kAzureVm));
   const size_t subscription = w.Field("CA10__subscription__c"),
-               subscription_id = w.Field("CA10__subscriptionId__c"),
-               provisioning = w.Field("CA10__provisioningState__c"),
-               location = w.Field("CA10__location__c"),
+               location = w.Field("CA10__locationName__c"),
                size = w.Field("CA10__vmSize__c"),
-               power = w.Field("CA10__powerState__c");
+               power = w.Field("CA10__powerState__c"),
+               breeze = w.Field("CA10__breezeLastUpdate__c");
+  const Tags tags(w);
   std::string name;
   for (size_t i = 0; i < n; ++i) {
     size_t sub = azure_.Pick(rng_);
     HostName(rng_, name);
     name.insert(0, "vm-");
     Start(w, name, Deleted(), false);
+    std::string_view power_state = Pick(rng_, kPowerStates);
     w.Set(subscription, Value::Text(azure_.ids[sub]));
-    w.Set(subscription_id, Value::Text(azure_.native_ids[sub]));
-    w.Set(provisioning, Value::Text(Pick(rng_, kProvisioningStates)));
     w.Set(location, Value::Text(Pick(rng_, kAzureLocations)));
     w.Set(size, Value::Text(Pick(rng_, kVmSizes)));
-    w.Set(power, Value::Text(Pick(rng_, kPowerStates)));
+    w.Set(power, TextOrNull(power_state));
+    SetTags(w, tags, std::string_view(name).substr(3));  // after "vm-"
+    if (power_state == "VM running" && rng_.Chance(0.35)) {
+      w.Set(breeze, Value::DateTime(Between(now_ - 6 * 3600000.0, now_)));
+    }
     w.Finish();
   }
 }
@@ -657,21 +692,53 @@ void Generator::AddAks(size_t n) {
 void Generator::AddGce(size_t n) {
   RowWriter w(MutableTable(kGce));
   const size_t project = w.Field("CA10__googleProject__c"),
-               project_id = w.Field("CA10__projectId__c"),
-               zone = w.Field("CA10__zone__c"),
+               region = w.Field("CA10__regionName__c"),
                status = w.Field("CA10__status__c"),
-               machine_type = w.Field("CA10__machineType__c");
+               machine_type = w.Field("CA10__machineTypeName__c"),
+               breeze = w.Field("CA10__breezeLastUpdate__c");
+  const Tags tags(w);
   std::string name;
   for (size_t i = 0; i < n; ++i) {
     size_t p = google_.Pick(rng_);
     HostName(rng_, name);
     Start(w, name, Deleted(), false);
+    std::string_view status_name = Pick(rng_, kGceStatuses);
     w.Set(project, Value::Text(google_.ids[p]));
-    w.Set(project_id, Value::Text(google_.native_ids[p]));
-    w.Set(zone, Value::Text(Pick(rng_, kGceZones)));
-    w.Set(status, Value::Text(Pick(rng_, kGceStatuses)));
+    w.Set(region, Value::Text(Pick(rng_, kGceRegions)));
+    w.Set(status, Value::Text(status_name));
     w.Set(machine_type, Value::Text(Pick(rng_, kMachineTypes)));
+    SetTags(w, tags, name);
+    if (status_name == "RUNNING" && rng_.Chance(0.35)) {
+      w.Set(breeze, Value::DateTime(Between(now_ - 6 * 3600000.0, now_)));
+    }
     w.Finish();
+  }
+}
+
+void Generator::AddGke(size_t n) {
+  RowWriter w(MutableTable(kGke));
+  std::string name;
+  for (size_t i = 0; i < n; ++i) {
+    name.assign(kTeams[rng_.Below(std::size(kTeams))]);
+    name += '-';
+    name += Pick(rng_, kEnvs);
+    name += "-gke-";
+    AppendNumber(name, rng_.Below(10), 1);
+    Start(w, name, Deleted(), false);
+    w.Finish();
+  }
+}
+
+// Most machines carry an owner tag, a team, and an application tag named
+// after their role ("web", "api", ...); some carry neither.
+void Generator::SetTags(RowWriter& w, const Tags& tags,
+                        std::string_view host_name) {
+  if (rng_.Chance(0.9)) {
+    w.Set(tags.owner, Value::Text(kTeams[rng_.Below(std::size(kTeams))]));
+  }
+  if (rng_.Chance(0.8)) {
+    w.Set(tags.application,
+          Value::Text(host_name.substr(0, host_name.find('-'))));
   }
 }
 
@@ -692,7 +759,8 @@ Inventory Generator::Run() {
       {kEc2, 300, &Generator::AddEc2}, {kEbs, 280, &Generator::AddEbs},
       {kS3, 80, &Generator::AddS3},    {kRds, 40, &Generator::AddRds},
       {kEks, 5, &Generator::AddEks},   {kAzureVm, 150, &Generator::AddAzureVm},
-      {kAks, 5, &Generator::AddAks},   {kGce, 140, &Generator::AddGce}};
+      {kAks, 5, &Generator::AddAks},   {kGce, 135, &Generator::AddGce},
+      {kGke, 5, &Generator::AddGke}};
   std::vector<uint64_t> weights;
   for (const Kind& kind : kinds) {
     bool wanted = options_.only_objects.empty();
@@ -954,72 +1022,84 @@ nlohmann::ordered_json Urls(std::string_view name,
 std::vector<ObjectDef> Inventory::CloudawareSchema() {
   using T = FieldType;
   // Object names, and field names not marked "guess", come from
-  // Cloudaware's public material (github.com/cloudaware/compliance-policies).
-  // The guesses appear in no public Cloudaware source; a real org's names must
-  // be checked with describe.
+  // Cloudaware's public material (github.com/cloudaware/compliance-policies,
+  // its types' extracts, policies and test data). Guesses appear in no
+  // public Cloudaware source, and fields that source contradicts are left
+  // out, so that a query on them fails here as it would on a real org.
+  // Lookups other than EC2's account follow a pattern seen on other
+  // objects of the same cloud ("pattern").
   const FieldDef account = Field("CA10__account__c", "Account", T::kReference,
-                                 kAwsAccount, "CA10__account__r");
-  const FieldDef aws_region =
-      Field("CA10__regionName__c", "Region Name", T::kString);  // guess
+                                 kAwsAccount, "CA10__account__r");  // pattern
+  const FieldDef region =
+      Field("CA10__regionName__c", "Region Name", T::kString);
   const FieldDef aws_gone =
       Field("CA10__disappearanceTime__c", "Deleted From AWS", T::kDateTime);
   const FieldDef azure_gone =
       Field("CA10__disappearanceTime__c", "Deleted From Azure", T::kDateTime);
   const FieldDef google_gone =
       Field("CA10__disappearanceTime__c", "Deleted From Google", T::kDateTime);
+  const FieldDef breeze =
+      Field("CA10__breezeLastUpdate__c", "Breeze Last Update", T::kDateTime);
+  // This org's own tags (customer fields, no namespace).
+  const FieldDef owner = Field(kOwnerTag, "Tag: owner", T::kString);
+  const FieldDef application =
+      Field(kApplicationTag, "Tag: application", T::kString);
+  // The account, subscription and project objects carry no disappearance
+  // time: no record of them in Cloudaware's test data has one.
   return {
       Object(kAwsAccount, "AWS Account", "a01",
-             {Field("CA10__accountId__c", "Account ID", T::kString), aws_gone}),
+             {Field("CA10__accountId__c", "Account ID", T::kString)}),
       Object(
           kEc2, "AWS EC2 Instance", "a02",
           {Field("CA10__instanceId__c", "Instance ID", T::kString),
            Field("CA10__stateName__c", "State Name", T::kPicklist),
-           Field("CA10__instanceType__c", "Instance Type", T::kString),
-           aws_region, account, Field("CA10__vpcId__c", "VPC ID", T::kString),
+           Field("CA10__instanceType__c", "Instance Type",
+                 T::kString),  // guess: one guide example only
+           region, account, Field("CA10__vpcId__c", "VPC ID", T::kString),
            Field("CA10__publicIpAddress__c", "Public IP Address", T::kString),
            Field("CA10__metadataHttpTokens__c", "Metadata HTTP Tokens",
                  T::kPicklist),
            Field("CA10__monitoringState__c", "Monitoring State", T::kPicklist),
            Field("CA10__averageCpuOneWeek__c", "Average CPU One Week",
                  T::kDouble),
-           Field("CA10__breezeLastUpdate__c", "Breeze Last Update",
-                 T::kDateTime),
-           aws_gone}),
-      Object(kEbs, "AWS EBS Volume", "a03",
-             {Field("CA10__volumeId__c", "Volume ID", T::kString),  // guess
-              Field("CA10__volumeType__c", "Volume Type",
-                    T::kPicklist),                            // guess
-              Field("CA10__size__c", "Size (GiB)", T::kInt),  // guess
-              Field("CA10__stateName__c", "State Name",
-                    T::kPicklist),  // guess
-              aws_region, account, aws_gone}),
-      Object(kS3, "AWS S3 Bucket", "a04", {aws_region, account, aws_gone}),
-      Object(kRds, "AWS RDS DB Instance", "a05",
-             {Field("CA10__engine__c", "Engine", T::kPicklist),  // guess
-              Field("CA10__dbInstanceClass__c", "DB Instance Class",
-                    T::kString),  // guess
-              Field("CA10__dbInstanceStatus__c", "DB Instance Status",
-                    T::kPicklist),  // guess
-              aws_region, account, aws_gone}),
+           breeze, owner, application, aws_gone}),
+      Object(
+          kEbs, "AWS EBS Volume", "a03",
+          {Field("CA10__volumeId__c", "Volume ID", T::kString),  // guess
+           Field("CA10__volumeType__c", "Volume Type", T::kPicklist),
+           Field("CA10__status__c", "Status", T::kPicklist),
+           Field("CA10__encrypted__c", "Encrypted", T::kBoolean),
+           Field("CA10__iops__c", "IOPS", T::kInt), region, account, aws_gone}),
+      Object(kS3, "AWS S3 Bucket", "a04",
+             {region,
+              Field("CA10__versioningStatus__c", "Versioning Status",
+                    T::kPicklist),
+              account, aws_gone}),
+      Object(
+          kRds, "AWS RDS DB Instance", "a05",
+          {Field("CA10__engine__c", "Engine", T::kPicklist),
+           Field("CA10__dbInstanceClass__c", "DB Instance Class",
+                 T::kString),  // guess
+           Field("CA10__status__c", "Status", T::kPicklist),
+           Field("CA10__multiAz__c", "Multi AZ", T::kBoolean),
+           Field("CA10__storageEncrypted__c", "Storage Encrypted", T::kBoolean),
+           Field("CA10__publiclyAccessible__c", "Publicly Accessible",
+                 T::kBoolean),
+           region, account, aws_gone}),
       Object(kEks, "AWS EKS Cluster", "a06",
              {Field("CA10A1__version__c", "Version", T::kString),  // guess
               Field("CA10A1__status__c", "Status", T::kPicklist),  // guess
               Field("CA10A1__disappearanceTime__c", "Deleted From AWS",
                     T::kDateTime)}),
       Object(kAzureSubscription, "Azure Subscription", "a10",
-             {Field("CA10__subscriptionId__c", "Subscription ID", T::kString),
-              azure_gone}),
+             {Field("CA10__subscriptionId__c", "Subscription ID", T::kString)}),
       Object(kAzureVm, "Azure Virtual Machine", "a11",
              {Field("CA10__subscription__c", "Subscription", T::kReference,
-                    kAzureSubscription, "CA10__subscription__r"),
-              Field("CA10__subscriptionId__c", "Subscription ID", T::kString),
-              Field("CA10__provisioningState__c", "Provisioning State",
-                    T::kPicklist),
-              Field("CA10__location__c", "Location", T::kString),  // guess
-              Field("CA10__vmSize__c", "VM Size", T::kString),     // guess
-              Field("CA10__powerState__c", "Power State",
-                    T::kPicklist),  // guess
-              azure_gone}),
+                    kAzureSubscription, "CA10__subscription__r"),  // pattern
+              Field("CA10__locationName__c", "Location Name", T::kString),
+              Field("CA10__vmSize__c", "VM Size", T::kString),  // guess
+              Field("CA10__powerState__c", "Power State", T::kPicklist), breeze,
+              owner, application, azure_gone}),
       Object(kAks, "Azure AKS Cluster", "a12",
              {Field("CA10Z1__subscription__c", "Subscription", T::kReference,
                     kAzureSubscription, "CA10Z1__subscription__r"),
@@ -1028,18 +1108,18 @@ std::vector<ObjectDef> Inventory::CloudawareSchema() {
               Field("CA10Z1__location__c", "Location", T::kString),  // guess
               Field("CA10Z1__disappearanceTime__c", "Deleted From Azure",
                     T::kDateTime)}),
+      Object(kGoogleProject, "Google Project", "a20",
+             {Field("CA10__projectId__c", "Project ID", T::kString)}),
       Object(
-          kGoogleProject, "Google Project", "a20",
-          {Field("CA10__projectId__c", "Project ID", T::kString), google_gone}),
-      Object(kGce, "Google Compute Engine Instance", "a21",
-             {Field("CA10__googleProject__c", "Google Project", T::kReference,
-                    kGoogleProject, "CA10__googleProject__r"),
-              Field("CA10__projectId__c", "Project ID", T::kString),
-              Field("CA10__zone__c", "Zone", T::kString),        // guess
-              Field("CA10__status__c", "Status", T::kPicklist),  // guess
-              Field("CA10__machineType__c", "Machine Type",
-                    T::kString),  // guess
-              google_gone}),
+          kGce, "Google Compute Engine Instance", "a21",
+          {Field("CA10__googleProject__c", "Google Project", T::kReference,
+                 kGoogleProject, "CA10__googleProject__r"),  // pattern
+           region, Field("CA10__status__c", "Status", T::kPicklist),
+           Field("CA10__machineTypeName__c", "Machine Type Name", T::kString),
+           breeze, owner, application, google_gone}),
+      Object(kGke, "Google GKE Cluster", "a22",
+             {Field("CA10G1__disappearanceTime__c", "Deleted From Google",
+                    T::kDateTime)}),
   };
 }
 

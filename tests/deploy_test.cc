@@ -486,6 +486,18 @@ YAML::Node ExampleConfig() {
       Project("deploy/examples/cloudaware_exporter.yml").string());
 }
 
+// File name to text, for every pack the example config pulls in.
+std::map<std::string, std::string> ExamplePacks() {
+  std::map<std::string, std::string> packs;
+  for (const auto& e :
+       fs::directory_iterator(Project("deploy/examples/packs"))) {
+    if (e.path().extension() == ".yml") {
+      packs[e.path().filename().string()] = ReadFile(e.path());
+    }
+  }
+  return packs;
+}
+
 // --- Kubernetes ------------------------------------------------------------
 
 TEST_F(KubernetesTest, KustomizationListsEveryManifestButTheExampleSecret) {
@@ -587,8 +599,13 @@ TEST_F(KubernetesTest, DeploymentMountsTheConfigMapAndTheSecretAsFiles) {
 
   // The ConfigMap, holding the file --config.file names.
   fs::path config_file = ConfigFileArg(w.container["args"]);
+  // Two ConfigMaps: the config and, under it, the query packs.
   auto config_mounts = MountsOfType(w, "configMap");
-  ASSERT_EQ(config_mounts.size(), 1u);
+  ASSERT_EQ(config_mounts.size(), 2u);
+  if (Str(config_mounts[0].volume["configMap"]["name"]) !=
+      Str(configmaps[0]["metadata"]["name"])) {
+    std::swap(config_mounts[0], config_mounts[1]);
+  }
   EXPECT_EQ(Str(config_mounts[0].volume["configMap"]["name"]),
             Str(configmaps[0]["metadata"]["name"]));
   EXPECT_EQ(config_mounts[0].path, config_file.parent_path().string());
@@ -703,9 +720,16 @@ TEST_F(KubernetesTest, ConfigMapConfigPassesConfigCheck) {
   ASSERT_EQ(configmaps.size(), 1u);
   std::string text = Str(configmaps[0]["data"]["config.yml"]);
   YAML::Node config = YAML::Load(text);
-  EXPECT_EQ(YAML::Dump(config["queries"]),
-            YAML::Dump(ExampleConfig()["queries"]))
-      << "the ConfigMap's queries differ from deploy/examples";
+  EXPECT_EQ(YAML::Dump(config["query_files"]),
+            YAML::Dump(ExampleConfig()["query_files"]))
+      << "the ConfigMap's query files differ from deploy/examples";
+  EXPECT_FALSE(config["queries"].IsDefined());
+
+  // The packs, where the Deployment mounts them relative to config.yml.
+  fs::create_directories(dir_ / "packs");
+  for (const auto& [name, pack] : ExamplePacks()) {
+    WriteFile(dir_ / "packs" / name, pack);
+  }
 
   // The secret file is where the Secret will be mounted; here, a stand-in.
   std::string secret_path = Str(config["cloudaware"]["client_secret_file"]);
@@ -723,6 +747,31 @@ TEST_F(KubernetesTest, ConfigMapConfigPassesConfigCheck) {
   }
   auto [code, output] = ConfigCheck(dir_ / "config.yml", env);
   EXPECT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("24 queries"), std::string::npos) << output;
+}
+
+// The packs ConfigMap holds deploy/examples/packs byte for byte, mounted
+// where config.yml's query_files look.
+TEST_F(KubernetesTest, PacksConfigMapHoldsTheExamplePacks) {
+  auto configmaps = Manifests("packs-configmap.yaml", "ConfigMap");
+  ASSERT_EQ(configmaps.size(), 1u);
+  const YAML::Node& data = configmaps[0]["data"];
+  auto packs = ExamplePacks();
+  ASSERT_EQ(data.size(), packs.size());
+  for (const auto& [name, pack] : packs) {
+    EXPECT_EQ(Str(data[name]), pack)
+        << name << ": run deploy/kubernetes/gen-packs-configmap.sh";
+  }
+
+  std::string mounted_at;
+  for (const VolumeMount& m : MountsOfType(LoadWorkload(), "configMap")) {
+    if (Str(m.volume["configMap"]["name"]) ==
+        Str(configmaps[0]["metadata"]["name"])) {
+      mounted_at = m.path;
+      EXPECT_TRUE(m.read_only);
+    }
+  }
+  EXPECT_EQ(mounted_at, "/etc/cloudaware_exporter/packs");
 }
 
 // --- docker-compose.yml ----------------------------------------------------
@@ -789,11 +838,25 @@ TEST_F(ComposeTest, ExporterReachesTheSimulatorWithItsCredentials) {
 
 TEST_F(ComposeTest, ExporterConfigPassesConfigCheck) {
   fs::path config = Project("deploy/compose/cloudaware_exporter.yml");
-  EXPECT_EQ(YAML::Dump(YAML::LoadFile(config.string())["queries"]),
-            YAML::Dump(ExampleConfig()["queries"]))
-      << "the compose config's queries differ from deploy/examples";
-  auto [code, output] = ConfigCheck(config);
+  EXPECT_EQ(YAML::Dump(YAML::LoadFile(config.string())["query_files"]),
+            YAML::Dump(ExampleConfig()["query_files"]))
+      << "the compose config's query files differ from deploy/examples";
+
+  // In the container the packs are mounted next to the config.
+  const YAML::Node exporter = Compose()["services"]["exporter"];
+  fs::path in_container = fs::path(kConfigFile).parent_path() / "packs";
+  auto packs_mount = MountAt(exporter, in_container.string());
+  ASSERT_TRUE(packs_mount) << "nothing mounted at " << in_container;
+  EXPECT_TRUE(packs_mount->read_only);
+  EXPECT_TRUE(
+      fs::equivalent(packs_mount->source, Project("deploy/examples/packs")));
+
+  fs::copy_file(config, dir_ / "config.yml");
+  fs::copy_file(config.parent_path() / "client_secret", dir_ / "client_secret");
+  fs::create_directory_symlink(packs_mount->source, dir_ / "packs");
+  auto [code, output] = ConfigCheck(dir_ / "config.yml");
   EXPECT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("24 queries"), std::string::npos) << output;
 }
 
 TEST_F(ComposeTest, PrometheusScrapesTheExporterAndLoadsTheRules) {

@@ -222,7 +222,7 @@ TEST_F(ExporterBinaryTest, OnceWithTheExampleConfigMatchesTheGolden) {
     queries += e["endpoint"] == "query";
     tokens += e["endpoint"] == "token";
   }
-  EXPECT_EQ(queries, 11);
+  EXPECT_EQ(queries, 24);
   EXPECT_EQ(tokens, 1);
 }
 

@@ -236,11 +236,11 @@ TEST_F(ExporterIntegrationTest, GaugesEqualCountsFromTheInventory) {
 
 TEST_F(ExporterIntegrationTest, PagedNonAggregateQuery) {
   Build(R"(
-  - name: volume_sizes
-    soql: SELECT Id, CA10__size__c FROM CA10__CaAwsVolume__c
+  - name: volume_iops
+    soql: SELECT Id, CA10__iops__c FROM CA10__CaAwsVolume__c
     metrics:
-      - name: cloudaware_aws_ebs_volume_size_gibibytes
-        value: CA10__size__c
+      - name: cloudaware_aws_ebs_volume_iops
+        value: CA10__iops__c
         labels: {id: Id}
 )");
   const Table& ebs = *TestInventory()->FindTable("CA10__CaAwsVolume__c");
@@ -248,13 +248,12 @@ TEST_F(ExporterIntegrationTest, PagedNonAggregateQuery) {
   ASSERT_TRUE(poller_->PollOnce()) << log_.str();
   std::map<std::string, double> expected;
   for (size_t r = 0; r < ebs.rows(); ++r) {
-    Value size = ebs.column("CA10__size__c").Get(r);
+    Value size = ebs.column("CA10__iops__c").Get(r);
     if (size.is_null()) continue;
     expected["{id=\"" + Text(ebs.column("Id").Get(r)) + "\"}"] = size.number;
   }
-  EXPECT_EQ(
-      Series(Joined(collector_), "cloudaware_aws_ebs_volume_size_gibibytes"),
-      expected);
+  EXPECT_EQ(Series(Joined(collector_), "cloudaware_aws_ebs_volume_iops"),
+            expected);
   EXPECT_EQ(CountLog("query"), 1);
   EXPECT_EQ(CountLog("query_more"), static_cast<int>((ebs.rows() - 1) / 2000));
 }

@@ -1,8 +1,9 @@
-// The query packs (deploy/examples/packs) through the example config that
+// The query packs (deploy/examples/packs) through the shipped config that
 // pulls them in, against the in-process simulator: every query runs, the
 // gauges agree with counts made by hand from the inventory, the freshness
 // gauges show the stalled account, and every name the packs use is one the
-// simulator's describe reports, grouped fields groupable.
+// simulator's describe reports, grouped fields groupable, deletion markers
+// where the object has one.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -120,7 +121,7 @@ class QueryPackTest : public ::testing::Test {
 
   // Loads the packs' example config and runs every query once.
   std::string PollPacks() {
-    config_ = Load(PACKS_CONFIG);
+    config_ = Load(EXAMPLE_CONFIG);
     OrgOptions options;
     options.env = test_util::FakeEnv();
     org_ = std::make_unique<OrgPipeline>(config_, 0, metrics_, collector_,
@@ -146,59 +147,42 @@ class QueryPackTest : public ::testing::Test {
   std::unique_ptr<OrgPipeline> org_;
 };
 
+// The objects that carry no disappearance time: their counts take every
+// record.
+bool IsAccountObject(const std::string& object) {
+  return object == "CA10__CaAwsAccount__c" ||
+         object == "CA10__CaAzureAccount__c" ||
+         object == "CA10__CaGoogleProject__c";
+}
+
 TEST_F(QueryPackTest, LoadsEveryPackWithItsIntervals) {
-  Config c = Load(PACKS_CONFIG);
+  Config c = Load(EXAMPLE_CONFIG);
   ASSERT_EQ(c.orgs.size(), 1u);
   std::set<std::string> names;
   double calls_per_day = 0;
   for (const QueryConfig& q : c.orgs[0].queries) {
     names.insert(q.name);
     calls_per_day += 86400000.0 / static_cast<double>(q.interval.count());
+    bool all_records = q.soql.find(" WHERE ") == std::string::npos ||
+                       q.soql.find(" != null") != std::string::npos;
     for (const MetricConfig& m : q.metrics) {
-      EXPECT_NE(m.help.find("deleted ones excluded"), std::string::npos)
+      EXPECT_EQ(m.help.find("deleted ones excluded") == std::string::npos,
+                all_records)
           << m.name;
       bool freshness = m.name.find("newest_modification") != std::string::npos;
       EXPECT_EQ(freshness, m.name.ends_with("_timestamp_seconds")) << m.name;
     }
   }
   for (const char* q :
-       {"aws_ec2_by_state", "aws_newest_modification",
-        "azure_vms_by_subscription", "azure_newest_modification",
-        "gcp_gce_by_project", "gcp_newest_modification"}) {
+       {"aws_ec2_by_state", "aws_ec2_by_region", "aws_newest_modification",
+        "azure_vms_by_location_and_state", "azure_vms_by_subscription",
+        "azure_newest_modification", "gcp_gce_by_region_and_status",
+        "gcp_gce_by_project", "gcp_gke_clusters", "gcp_newest_modification"}) {
     EXPECT_TRUE(names.count(q)) << q;
   }
-  EXPECT_EQ(c.orgs[0].queries.size(), 16u);
-  // The budget the README states.
-  EXPECT_EQ(calls_per_day, 1152);
-}
-
-// The packs and cloudaware_exporter.yml may not give one metric name two
-// meanings: the dashboards and rules read both.
-TEST_F(QueryPackTest, SharedMetricNamesMeanTheSame) {
-  Config packs = Load(PACKS_CONFIG);
-  Config example = Load(EXAMPLE_CONFIG);
-  std::map<std::string, const MetricConfig*> in_example;
-  for (const QueryConfig& q : example.orgs[0].queries) {
-    for (const MetricConfig& m : q.metrics) in_example[m.name] = &m;
-  }
-  int shared = 0;
-  for (const QueryConfig& q : packs.orgs[0].queries) {
-    for (const MetricConfig& m : q.metrics) {
-      auto it = in_example.find(m.name);
-      if (it == in_example.end()) continue;
-      ++shared;
-      const MetricConfig& e = *it->second;
-      EXPECT_EQ(m.help, e.help) << m.name;
-      EXPECT_EQ(m.value.empty(), e.value.empty()) << m.name;
-      std::vector<std::string> pack_labels, example_labels;
-      for (const auto& l : m.labels) pack_labels.push_back(l.first);
-      for (const auto& l : e.labels) example_labels.push_back(l.first);
-      EXPECT_EQ(pack_labels, example_labels) << m.name;
-      EXPECT_EQ(m.const_labels, e.const_labels) << m.name;
-    }
-  }
-  // ec2 by state, account and type; Azure VMs; AKS.
-  EXPECT_EQ(shared, 5);
+  EXPECT_EQ(c.orgs[0].queries.size(), 24u);
+  // The budget the README and the config's header state.
+  EXPECT_EQ(calls_per_day, 1776);
 }
 
 TEST_F(QueryPackTest, CountsAgreeWithTheInventoryAndLeaveOutDeleted) {
@@ -224,42 +208,69 @@ TEST_F(QueryPackTest, CountsAgreeWithTheInventoryAndLeaveOutDeleted) {
             by_account);
   EXPECT_EQ(Sum(Series(text, "cloudaware_aws_ec2_instances")), live);
   EXPECT_EQ(Sum(Series(text, "cloudaware_aws_ec2_instances_by_type")), live);
+  EXPECT_EQ(Sum(Series(text, "cloudaware_aws_ec2_instances_by_region")), live);
   EXPECT_EQ(Sum(Series(text, "cloudaware_aws_ebs_volumes_by_account")),
+            LiveCount("CA10__CaAwsVolume__c", gone));
+  EXPECT_EQ(Sum(Series(text, "cloudaware_aws_ebs_volumes")),
             LiveCount("CA10__CaAwsVolume__c", gone));
   EXPECT_EQ(Sum(Series(text, "cloudaware_aws_s3_buckets_by_account")),
             LiveCount("CA10__CaAwsBucket__c", gone));
+  EXPECT_EQ(Sum(Series(text, "cloudaware_aws_s3_buckets")),
+            LiveCount("CA10__CaAwsBucket__c", gone));
   EXPECT_EQ(Sum(Series(text, "cloudaware_aws_rds_instances_by_account")),
+            LiveCount("CA10__CaAwsDbInstance__c", gone));
+  EXPECT_EQ(Sum(Series(text, "cloudaware_aws_rds_instances")),
             LiveCount("CA10__CaAwsDbInstance__c", gone));
   EXPECT_EQ(
       Series(text, "cloudaware_aws_eks_clusters"),
       (std::map<std::string, double>{
           {"{cloud=\"aws\"}", LiveCount("CA10A1__CaAwsEksCluster__c",
                                         "CA10A1__disappearanceTime__c")}}));
-  EXPECT_EQ(
-      Series(text, "cloudaware_aws_accounts"),
-      (std::map<std::string, double>{
-          {"{cloud=\"aws\"}", LiveCount("CA10__CaAwsAccount__c", gone)}}));
+  EXPECT_EQ(Series(text, "cloudaware_aws_accounts"),
+            (std::map<std::string, double>{
+                {"{cloud=\"aws\"}", static_cast<double>(accounts.rows())}}));
+  // Volume state is the status field: a live volume is never "deleted".
+  std::map<std::string, double> volumes =
+      Series(text, "cloudaware_aws_ebs_volumes");
+  for (const auto& [labels, n] : volumes) {
+    EXPECT_EQ(labels.find("state=\"deleted\""), std::string::npos) << labels;
+  }
+  EXPECT_TRUE(
+      volumes.count("{cloud=\"aws\",state=\"in-use\",volume_type=\"gp3\"}"));
 
-  // Azure: per subscription and state, adding up to the live VMs.
+  // Azure: by location and power state, and by subscription, both adding
+  // up to the live VMs.
   const double vms = LiveCount("CA10__CaAzureVirtualMachine__c", gone);
   ASSERT_LT(
       vms, static_cast<double>(TestInventory()
                                    ->FindTable("CA10__CaAzureVirtualMachine__c")
                                    ->rows()));
   EXPECT_EQ(Sum(Series(text, "cloudaware_azure_virtual_machines")), vms);
+  EXPECT_EQ(Sum(Series(text, "cloudaware_azure_virtual_machines_by_account")),
+            vms);
+  EXPECT_TRUE(Series(text, "cloudaware_azure_virtual_machines")
+                  .count("{cloud=\"azure\",region=\"eastus\",state=\"VM "
+                         "running\"}"));
   EXPECT_EQ(
       Series(text, "cloudaware_azure_aks_clusters"),
       (std::map<std::string, double>{
           {"{cloud=\"azure\"}", LiveCount("CA10Z1__CaAzureAksCluster__c",
                                           "CA10Z1__disappearanceTime__c")}}));
   EXPECT_EQ(Sum(Series(text, "cloudaware_azure_subscriptions")),
-            LiveCount("CA10__CaAzureAccount__c", gone));
+            static_cast<double>(
+                TestInventory()->FindTable("CA10__CaAzureAccount__c")->rows()));
 
   // GCP.
-  EXPECT_EQ(Sum(Series(text, "cloudaware_gcp_gce_instances_by_account")),
-            LiveCount("CA10__CaGoogleGceInstance__c", gone));
-  EXPECT_EQ(Sum(Series(text, "cloudaware_gcp_projects")),
-            LiveCount("CA10__CaGoogleProject__c", gone));
+  const double gce = LiveCount("CA10__CaGoogleGceInstance__c", gone);
+  EXPECT_EQ(Sum(Series(text, "cloudaware_gcp_gce_instances_by_account")), gce);
+  EXPECT_EQ(Sum(Series(text, "cloudaware_gcp_gce_instances")), gce);
+  EXPECT_EQ(Sum(Series(text, "cloudaware_gcp_gke_clusters")),
+            LiveCount("CA10G1__CaGoogleGkeCluster__c",
+                      "CA10G1__disappearanceTime__c"));
+  EXPECT_EQ(
+      Sum(Series(text, "cloudaware_gcp_projects")),
+      static_cast<double>(
+          TestInventory()->FindTable("CA10__CaGoogleProject__c")->rows()));
 
   // What the packs promise Prometheus passes its linter.
   const char* promtool = std::getenv("PROMTOOL");
@@ -379,16 +390,23 @@ TEST_F(QueryPackTest, EveryNameIsInTheSimulatorsDescribe) {
     describes[table->def().name] =
         cmdb_simulator::DescribeJson(table->def(), "66.0");
   }
-  Config c = Load(PACKS_CONFIG);
+  Config c = Load(EXAMPLE_CONFIG);
   std::set<std::string> objects;
   for (const QueryConfig& q : c.orgs[0].queries) {
     std::string object = Between(q.soql, " FROM ", " ");
     ASSERT_TRUE(describes.count(object)) << q.name << ": " << object;
     objects.insert(object);
     std::string prefix = object.substr(0, object.find("__"));
-    EXPECT_NE(q.soql.find(" WHERE " + prefix + "__disappearanceTime__c = null"),
-              std::string::npos)
-        << q.name;
+    std::string gone = prefix + "__disappearanceTime__c";
+    if (IsAccountObject(object)) {
+      EXPECT_EQ(q.soql.find("disappearanceTime"), std::string::npos) << q.name;
+    } else {
+      // Live resources only, but for the one count of deleted ones.
+      std::string filter =
+          q.name.ends_with("_deleted") ? " != null" : " = null";
+      EXPECT_NE(q.soql.find(" WHERE " + gone + filter), std::string::npos)
+          << q.name;
+    }
     std::vector<std::string> fields = FieldNames(q.soql);
     ASSERT_FALSE(fields.empty()) << q.name;
     for (const std::string& f : fields) {
@@ -406,7 +424,7 @@ TEST_F(QueryPackTest, EveryNameIsInTheSimulatorsDescribe) {
       EXPECT_NE((*field)["type"], "double") << q.name << ": " << f;
     }
   }
-  EXPECT_EQ(objects.size(), 11u);
+  EXPECT_EQ(objects.size(), 12u);
 }
 
 }  // namespace
