@@ -53,6 +53,8 @@ COPY --from=build /build/exporter/cloudaware_exporter /usr/local/bin/cloudaware_
 COPY deploy/examples/cloudaware_exporter.yml /etc/cloudaware_exporter/config.yml
 # Its queries: the packs, which config.yml pulls in relative to itself.
 COPY deploy/examples/packs/ /etc/cloudaware_exporter/packs/
+# Opt-in: ownership info metrics, once the tag fields match the org's.
+COPY deploy/examples/ownership/ /etc/cloudaware_exporter/ownership/
 USER 65532:65532
 EXPOSE 9866
 # The image has no curl: bash (essential in Debian) sends the request through

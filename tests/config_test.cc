@@ -326,6 +326,30 @@ TEST(ConfigTest, RefusesColumnsTheSelectListDoesNotHave) {
             "");
 }
 
+// value: 1 is a constant, not a column: info metrics of a listing query.
+TEST(ConfigTest, ANumericValueIsAConstantNotAColumn) {
+  const std::string yaml = std::string(kCloudaware) + R"(queries:
+  - name: info
+    soql: SELECT Id, CA10__instanceId__c FROM CA10__CaAwsInstance__c
+    metrics:
+      - {name: info, value: 1, labels: {instance_id: CA10__instanceId__c}}
+      - {name: other, value: "2.5", labels: {id: Id}}
+)";
+  EXPECT_EQ(ErrorOf(yaml), "");
+  Config c = ParseConfig(yaml, "t.yml", kEnv);
+  const auto& metrics = c.orgs[0].queries[0].metrics;
+  EXPECT_EQ(metrics[0].constant, 1.0);
+  EXPECT_EQ(metrics[1].constant, 2.5);
+  // A name is still a column, and checked as one.
+  EXPECT_NE(ErrorOf(std::string(kCloudaware) + R"(queries:
+  - name: info
+    soql: SELECT Id FROM CA10__CaAwsInstance__c
+    metrics:
+      - {name: info, value: inf, labels: {id: Id}}
+)"),
+            "");
+}
+
 TEST(ConfigTest, LabelsAsListOrMap) {
   std::string yaml = std::string(kCloudaware) + R"(queries:
   - name: by_state

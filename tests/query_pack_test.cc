@@ -119,9 +119,9 @@ class QueryPackTest : public ::testing::Test {
         });
   }
 
-  // Loads the packs' example config and runs every query once.
-  std::string PollPacks() {
-    config_ = Load(EXAMPLE_CONFIG);
+  // Loads a config (the shipped one by default) and runs every query once.
+  std::string PollPacks(const std::string& config = EXAMPLE_CONFIG) {
+    config_ = Load(config);
     OrgOptions options;
     options.env = test_util::FakeEnv();
     org_ = std::make_unique<OrgPipeline>(config_, 0, metrics_, collector_,
@@ -384,6 +384,54 @@ const nlohmann::ordered_json* DescribedField(
 // simulator's describe: objects and fields exist, grouped fields are
 // groupable, and each query filters on the deletion marker of its object's
 // package.
+// The opt-in ownership file: one info series of value 1 per live EC2
+// instance, with the labels written here from the inventory, tags included.
+TEST_F(QueryPackTest, OwnershipInfoHasOneSeriesPerLiveInstance) {
+  std::filesystem::path examples =
+      std::filesystem::path(EXAMPLE_CONFIG).parent_path();
+  std::ifstream in(EXAMPLE_CONFIG);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  const std::string files = "query_files: [packs/*.yml]";
+  ASSERT_NE(text.find(files), std::string::npos);
+  text.replace(text.find(files), files.size(),
+               "query_files: [" + (examples / "packs/*.yml").string() + ", " +
+                   (examples / "ownership/*.yml").string() + "]");
+  std::ofstream(dir_ / "config.yml") << text;
+  std::string exposition = PollPacks((dir_ / "config.yml").string());
+
+  const Table& ec2 = *TestInventory()->FindTable("CA10__CaAwsInstance__c");
+  const Table& accounts = *TestInventory()->FindTable("CA10__CaAwsAccount__c");
+  std::map<std::string, double> expected;
+  std::set<std::string> owners;
+  for (size_t r = 0; r < ec2.rows(); ++r) {
+    if (!Live(ec2, r, "CA10__disappearanceTime__c")) continue;
+    auto cell = [&](const char* field) {
+      return Text(ec2.column(field).Get(r));
+    };
+    std::optional<size_t> account = accounts.FindById(cell("CA10__account__c"));
+    ASSERT_TRUE(account);
+    owners.insert(cell("caTag_owner__c"));
+    expected["{account=\"" +
+             Text(accounts.column("CA10__accountId__c").Get(*account)) +
+             "\",application=\"" + cell("caTag_application__c") +
+             "\",cloud=\"aws\",cmdb_id=\"" + cell("Id") + "\",instance_id=\"" +
+             cell("CA10__instanceId__c") + "\",owner=\"" +
+             cell("caTag_owner__c") + "\",region=\"" +
+             cell("CA10__regionName__c") + "\"}"] = 1;
+  }
+  EXPECT_GT(expected.size(), 2000u) << "more than one page of records";
+  EXPECT_GT(owners.size(), 3u) << "the tags should tell teams apart";
+  EXPECT_EQ(Series(exposition, "cloudaware_aws_ec2_instance_info"), expected);
+
+  auto live = [](const char* object) {
+    return LiveCount(object, "CA10__disappearanceTime__c");
+  };
+  EXPECT_EQ(Sum(Series(exposition, "cloudaware_azure_virtual_machine_info")),
+            live("CA10__CaAzureVirtualMachine__c"));
+  EXPECT_EQ(Sum(Series(exposition, "cloudaware_gcp_gce_instance_info")),
+            live("CA10__CaGoogleGceInstance__c"));
+}
+
 TEST_F(QueryPackTest, EveryNameIsInTheSimulatorsDescribe) {
   std::map<std::string, nlohmann::ordered_json> describes;
   for (const auto& table : TestInventory()->tables()) {

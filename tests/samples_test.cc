@@ -219,6 +219,18 @@ TEST(SamplesTest, MapsRecordsToSeries) {
   }
 }
 
+TEST(SamplesTest, AConstantValueMakesAnInfoSeriesPerRecord) {
+  MetricConfig info = Metric("info", "1", {{"id", "CA10__instanceId__c"}});
+  info.constant = 1;
+  auto families = ToFamilies(
+      Query(info), Result(R"({"totalSize": 2, "done": true, "records": [
+      {"attributes": {"type": "CA10__CaAwsInstance__c"}, "CA10__instanceId__c": "i-1"},
+      {"attributes": {"type": "CA10__CaAwsInstance__c"}, "CA10__instanceId__c": null}]})"));
+  ASSERT_EQ(families.size(), 1u);
+  EXPECT_EQ(SeriesTexts(families[0]),
+            (std::vector<std::string>{R"({id="i-1"} 1)", R"({id=""} 1)"}));
+}
+
 TEST(SamplesTest, MakesOneGaugeFamilyPerMetricInConfigOrder) {
   QueryConfig query;
   query.metrics = {

@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -40,6 +41,18 @@ bool IsName(std::string_view s, bool allow_colon) {
   return std::all_of(s.begin() + 1, s.end(), [&](char c) {
     return first(c) || (c >= '0' && c <= '9');
   });
+}
+
+// value: 1 (or any finite number) rather than a column name.
+std::optional<double> ConstantValue(std::string_view text) {
+  double number = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(number)) {
+    return std::nullopt;
+  }
+  return number;
 }
 
 bool IsUtf8(std::string_view s) {
@@ -718,7 +731,8 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query,
            "must not be empty; omit value to export the row count "
            "(totalSize)");
     }
-    CheckColumn(*v, refs, metric.value, "");
+    metric.constant = ConstantValue(metric.value);
+    if (!metric.constant) CheckColumn(*v, refs, metric.value, "");
   }
 
   std::map<std::string, std::string> label_paths;  // label name -> path

@@ -68,6 +68,10 @@ struct MetricConfig {
   // The result column holding the value; empty: the value is the query's
   // totalSize (SELECT COUNT()).
   std::string value;
+  // Set when value: is a number rather than a column: every record is a
+  // series of that value, as info metrics (value 1) want. A SOQL alias
+  // starts with a letter, so the two cannot be confused.
+  std::optional<double> constant;
   // Label name -> result column, in config order.
   std::vector<std::pair<std::string, std::string>> labels;
   // Label name -> fixed value, sorted by name.

@@ -410,16 +410,19 @@ prometheus::MetricFamily ToFamily(const MetricConfig& metric,
       return metric.name + ": record " + std::to_string(index);
     };
 
-    const json* raw = Find(record, value_column);
-    if (raw == nullptr) {
-      Fail(where() + " has no column \"" + metric.value + "\" for the value (" +
-           ColumnsOf(record) + ")");
-    }
-    if (raw->is_null()) continue;
-    std::optional<double> value = SampleValue(*raw);
+    std::optional<double> value = metric.constant;
     if (!value) {
-      Fail(where() + " column \"" + metric.value +
-           "\" is not a number: " + Shown(*raw));
+      const json* raw = Find(record, value_column);
+      if (raw == nullptr) {
+        Fail(where() + " has no column \"" + metric.value +
+             "\" for the value (" + ColumnsOf(record) + ")");
+      }
+      if (raw->is_null()) continue;
+      value = SampleValue(*raw);
+      if (!value) {
+        Fail(where() + " column \"" + metric.value +
+             "\" is not a number: " + Shown(*raw));
+      }
     }
 
     prometheus::ClientMetric series;
