@@ -8,6 +8,7 @@
 
 #include "exporter/base/log.h"
 #include "exporter/cmdb/http_client.h"
+#include "exporter/cmdb/page_stream.h"
 #include "exporter/cmdb/token_source.h"
 #include "exporter/metrics/self_metrics.h"
 
@@ -61,25 +62,10 @@ bool IsInvalidSession(const CmdbError& e) {
              "not valid for use with the REST API") == std::string_view::npos;
 }
 
-void DropAttributes(nlohmann::json& record) {
-  if (!record.is_object()) return;
-  record.erase("attributes");
-  for (auto& [key, value] : record.items()) {
-    if (value.is_object()) value.erase("attributes");
-  }
-}
-
 std::string Fixed(double x) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.2f", x);
   return buffer;
-}
-
-bool IsAggregate(const nlohmann::json& records) {
-  return !records.empty() && records[0].is_object() &&
-         records[0].contains("attributes") &&
-         records[0]["attributes"].is_object() &&
-         records[0]["attributes"].value("type", "") == "AggregateResult";
 }
 
 }  // namespace
@@ -187,20 +173,11 @@ CmdbError ParseRestError(int status, const std::string& body) {
       status);
 }
 
-QueryPage ParseQueryPage(const std::string& body) {
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    throw CmdbError("parse", "the query response is not a JSON object (" +
-                                 std::to_string(body.size()) + " bytes)");
-  }
-  return QueryPageFromJson(std::move(doc));
-}
+namespace {
 
-QueryPage QueryPageFromJson(nlohmann::json doc) {
-  if (!doc.is_object()) {
-    throw CmdbError("parse", "the query response is not a JSON object");
-  }
-  QueryPage page;
+// What a page says beside its records, checked before anything is taken
+// from it; a streamed page's doc holds an empty records array.
+void CheckPageFields(const nlohmann::json& doc) {
   auto records = doc.find("records");
   auto done = doc.find("done");
   auto total = doc.find("totalSize");
@@ -211,22 +188,25 @@ QueryPage QueryPageFromJson(nlohmann::json doc) {
   if (total == doc.end() || !total->is_number_integer()) {
     throw CmdbError("parse", "query response lacks totalSize");
   }
-  page.total_size = total->get<int64_t>();
-  page.done = done->get<bool>();
-  page.aggregate = IsAggregate(*records);
-  page.records = std::move(*records);
+}
+
+// The page of doc, whose fields are checked, with `rows` records.
+QueryPage PageOf(const nlohmann::json& doc, size_t rows, bool aggregate) {
+  QueryPage page;
+  page.total_size = doc["totalSize"].get<int64_t>();
+  page.done = doc["done"].get<bool>();
+  page.aggregate = aggregate;
   if (page.aggregate && !page.done) {
-    throw CmdbError("truncated",
-                    "aggregate result was cut at " +
-                        std::to_string(page.records.size()) +
-                        " rows (the API returns at most 2,000 groups)");
+    throw CmdbError("truncated", "aggregate result was cut at " +
+                                     std::to_string(rows) +
+                                     " rows (the API returns at most 2,000 "
+                                     "groups)");
   }
-  if (page.aggregate && page.records.size() >= kAggregateRowCap) {
+  if (page.aggregate && rows >= kAggregateRowCap) {
     // With LIMIT 2000 a complete and a cut result look the same; only fewer
     // rows prove that every group is there.
     throw CmdbError("truncated",
-                    "aggregate result has " +
-                        std::to_string(page.records.size()) +
+                    "aggregate result has " + std::to_string(rows) +
                         " rows, the most the API returns (2,000 groups): "
                         "some groups may be missing");
   }
@@ -241,6 +221,44 @@ QueryPage QueryPageFromJson(nlohmann::json doc) {
     throw CmdbError("parse", "unexpected nextRecordsUrl " +
                                  page.next_records_url.substr(0, 100));
   }
+  return page;
+}
+
+std::string NotAnObject(const std::string& body) {
+  return "the query response is not a JSON object (" +
+         std::to_string(body.size()) + " bytes)";
+}
+
+}  // namespace
+
+QueryPage ParseQueryPage(const std::string& body) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    throw CmdbError("parse", NotAnObject(body));
+  }
+  return QueryPageFromJson(std::move(doc));
+}
+
+QueryPage ParseQueryPage(const std::string& body, RecordSink& sink) {
+  StreamedPage streamed = StreamQueryPage(body, sink);
+  if (!streamed.valid || !streamed.doc.is_object()) {
+    throw CmdbError("parse", NotAnObject(body));
+  }
+  CheckPageFields(streamed.doc);
+  QueryPage page = PageOf(streamed.doc, streamed.rows, streamed.aggregate);
+  page.records = nlohmann::json::array();
+  return page;
+}
+
+QueryPage QueryPageFromJson(nlohmann::json doc) {
+  if (!doc.is_object()) {
+    throw CmdbError("parse", "the query response is not a JSON object");
+  }
+  CheckPageFields(doc);
+  nlohmann::json& records = doc["records"];
+  QueryPage page = PageOf(doc, records.size(),
+                          !records.empty() && IsAggregateRecord(records[0]));
+  page.records = std::move(records);
   return page;
 }
 
@@ -440,10 +458,12 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
 
 namespace {
 
-// Reads a page, counting a body that is not a query result against the API.
-QueryPage ReadPage(const std::string& body, SelfMetrics& metrics) {
+// Reads a page, its records to sink, counting a body that is not a query
+// result against the API.
+QueryPage ReadPage(const std::string& body, RecordSink& sink,
+                   SelfMetrics& metrics) {
   try {
-    return ParseQueryPage(body);
+    return ParseQueryPage(body, sink);
   } catch (const CmdbError& e) {
     if (e.code() == "parse") metrics.SetUp(false);
     throw;
@@ -460,9 +480,18 @@ bool RefusesComposite(const CmdbError& e) {
 }  // namespace
 
 QueryResult CmdbClient::Query(const std::string& soql) {
+  QueryResult result;
+  CollectingSink sink(result.records);
+  QueryResult rest = Query(soql, sink);
+  result.total_size = rest.total_size;
+  result.done = rest.done;
+  return result;
+}
+
+QueryResult CmdbClient::Query(const std::string& soql, RecordSink& sink) {
   std::string path =
       "/services/data/v" + api_version_ + "/query?q=" + UrlEncode(soql);
-  return FollowPages(ReadPage(Call("query", path), metrics_));
+  return FollowPages(ReadPage(Call("query", path), sink, metrics_), sink);
 }
 
 nlohmann::json CmdbClient::Describe(const std::string& object) {
@@ -477,18 +506,17 @@ nlohmann::json CmdbClient::Describe(const std::string& object) {
   return doc;
 }
 
-QueryResult CmdbClient::FollowPages(QueryPage page) {
+QueryResult CmdbClient::FollowPages(QueryPage page, RecordSink& sink) {
+  // A composite answer's first page comes parsed whole; later pages are
+  // streamed into the sink, and page.records stays empty.
+  for (auto& r : page.records) {
+    if (!page.aggregate) DropAttributes(r);
+    sink.Add(std::move(r));
+  }
+  page.records = nlohmann::json();
   QueryResult out;
   out.total_size = page.total_size;
   for (int pages = 1;; ++pages) {
-    out.records.reserve(out.records.size() + page.records.size());
-    for (auto& r : page.records) {
-      // A listing's records each carry their type and URL, as do their
-      // relationship objects; nothing reads them, and a large listing would
-      // hold them all until it is mapped to series.
-      if (!page.aggregate) DropAttributes(r);
-      out.records.push_back(std::move(r));
-    }
     out.done = page.done;
     if (out.done) return out;
     if (pages >= kMaxPages) {
@@ -496,17 +524,21 @@ QueryResult CmdbClient::FollowPages(QueryPage page) {
                                        std::to_string(kMaxPages) +
                                        " pages; add a LIMIT or aggregate it");
     }
-    page = ReadPage(Call("query_more", page.next_records_url), metrics_);
+    page = ReadPage(Call("query_more", page.next_records_url), sink, metrics_);
   }
 }
 
 std::vector<QueryOutcome> CmdbClient::QueryBatch(
-    const std::vector<std::string>& soqls) {
+    const std::vector<std::string>& soqls,
+    const std::vector<RecordSink*>& sinks) {
+  if (sinks.size() != soqls.size()) {
+    throw std::invalid_argument("QueryBatch: one sink per query");
+  }
   std::vector<QueryOutcome> out(soqls.size());
   auto one_by_one = [&] {
     for (size_t i = 0; i < soqls.size(); ++i) {
       try {
-        out[i].result = Query(soqls[i]);
+        out[i].result = Query(soqls[i], *sinks[i]);
       } catch (const CmdbError& e) {
         out[i].error = e;
       }
@@ -578,7 +610,7 @@ std::vector<QueryOutcome> CmdbClient::QueryBatch(
       continue;
     }
     try {
-      out[i].result = FollowPages(std::move(*answers[i].page));
+      out[i].result = FollowPages(std::move(*answers[i].page), *sinks[i]);
     } catch (const CmdbError& e) {
       out[i].error = e;
     }

@@ -65,6 +65,11 @@ struct QueryPage {
 // wrong, or "truncated" for an aggregate result that is not done or has
 // 2,000 rows or more (the API's cap on groups, which hides any beyond it).
 QueryPage ParseQueryPage(const std::string& body);
+// The same, but the records go to sink as they are parsed (see
+// page_stream.h), a listing's without attributes, and page.records is left
+// empty. The checks and errors are ParseQueryPage's; they come once the
+// page is read, when the sink may already hold some of its records.
+QueryPage ParseQueryPage(const std::string& body, RecordSink& sink);
 // The same for a body already parsed (a composite subresponse).
 QueryPage QueryPageFromJson(nlohmann::json doc);
 
@@ -121,13 +126,20 @@ class CmdbClient {
   // nextRecordsUrl; an aggregate result that is not done, or has 2,000 rows
   // or more, throws "truncated", as does the API's refusal of too many groups.
   QueryResult Query(const std::string& soql);
+  // The same, each page's records streamed into sink as it arrives; the
+  // result's records stay empty. After a throw the sink may hold some
+  // records of the failed query.
+  QueryResult Query(const std::string& soql, RecordSink& sink);
   // Runs up to kCompositeMaxQueries queries in one /composite call, which
   // costs one API call. A failing subrequest fails only its own query; a
   // failure of the whole call fails them all. If the org refuses /composite
   // (a 4xx other than 401 and REQUEST_LIMIT_EXCEEDED), the queries are sent
   // one by one, now and from then on; that is logged once and shown by
-  // cloudaware_api_composite_fallback. Never throws CmdbError.
-  std::vector<QueryOutcome> QueryBatch(const std::vector<std::string>& soqls);
+  // cloudaware_api_composite_fallback. Never throws CmdbError. The records
+  // of soqls[i] go to sinks[i], as with Query(soql, sink); a failed query's
+  // sink may hold some of them.
+  std::vector<QueryOutcome> QueryBatch(const std::vector<std::string>& soqls,
+                                       const std::vector<RecordSink*>& sinks);
   // The sObject Describe resource of one object: its fields with type,
   // groupable, referenceTo and relationshipName. Counted under endpoint
   // "describe". Throws CmdbError: NOT_FOUND (404) for an unknown object,
@@ -149,8 +161,9 @@ class CmdbClient {
   // One attempt, with the token renewed once after a 401.
   std::string Attempt(const std::string& endpoint, const std::string& path,
                       const std::string* json_body);
-  // The rest of a result whose first page is read.
-  QueryResult FollowPages(QueryPage page);
+  // The rest of a result whose first page is read: page.records, if any,
+  // then the later pages' go to sink.
+  QueryResult FollowPages(QueryPage page, RecordSink& sink);
   void CheckPause();
   void UpdateBudget(int64_t used, int64_t limit);
 

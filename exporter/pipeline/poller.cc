@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 
 #include "exporter/base/log.h"
@@ -39,6 +40,24 @@ Config OneOrg(const Config& config, size_t org) {
   copy.orgs = {std::move(mine)};
   return copy;
 }
+
+// Where one run's records go: folded into the query's series, and kept as
+// well only for the result store, which saves them.
+class RunSink : public RecordSink {
+ public:
+  RunSink(const QueryConfig& query, size_t max_label_value_length, bool keep)
+      : series(query, max_label_value_length), keep_(keep) {}
+  void Add(nlohmann::json&& record) override {
+    series.Fold(record);
+    if (keep_) kept.push_back(std::move(record));
+  }
+
+  SeriesBuilder series;
+  std::vector<nlohmann::json> kept;
+
+ private:
+  const bool keep_;
+};
 
 }  // namespace
 
@@ -97,7 +116,9 @@ bool Poller::Restore(State& s) {
   size_t series = 0;
   try {
     size_t dropped = 0;
-    series = Publish(s, stored->result, dropped);
+    series = Publish(
+        s, ToFamilies(q, stored->result, config_.max_label_value_length),
+        dropped);
   } catch (const std::exception& e) {
     // The query's metrics changed in a way its stored columns do not fit.
     LogWarn("cannot restore the stored result",
@@ -148,9 +169,9 @@ void Poller::SaveResult(size_t i, const QueryResult& result, WallTime time) {
   s.save_error = problem;
 }
 
-size_t Poller::Publish(State& s, const QueryResult& result, size_t& dropped) {
+size_t Poller::Publish(State& s, std::vector<prometheus::MetricFamily> families,
+                       size_t& dropped) {
   const QueryConfig& q = *s.config;
-  auto families = ToFamilies(q, result, config_.max_label_value_length);
   dropped = ZeroFill(families, q, s.seen, Clock::now(),
                      config_.max_label_value_length);
   dropped += CapSeries(families, q.max_series);
@@ -192,10 +213,18 @@ bool Poller::RunBatch(const std::vector<size_t>& batch) {
   const auto start = Clock::now();
   const auto wall_start = std::chrono::system_clock::now();
   std::vector<std::string> soqls;
-  for (size_t i : batch) soqls.push_back(states_[i].config->soql);
+  std::vector<std::unique_ptr<RunSink>> runs;
+  std::vector<RecordSink*> sinks;
+  for (size_t i : batch) {
+    const QueryConfig& q = *states_[i].config;
+    soqls.push_back(q.soql);
+    runs.push_back(std::make_unique<RunSink>(q, config_.max_label_value_length,
+                                             store_ != nullptr));
+    sinks.push_back(runs.back().get());
+  }
   std::vector<QueryOutcome> outcomes;
   try {
-    outcomes = client_.QueryBatch(soqls);
+    outcomes = client_.QueryBatch(soqls, sinks);
   } catch (const std::exception& e) {
     // Nothing may escape a worker: an unexpected failure is reported like any
     // other.
@@ -204,20 +233,25 @@ bool Poller::RunBatch(const std::vector<size_t>& batch) {
   }
   bool all_ok = true;
   for (size_t k = 0; k < batch.size(); ++k) {
-    if (!Record(batch[k], std::move(outcomes[k]), start, wall_start))
+    QueryOutcome& outcome = outcomes[k];
+    outcome.result.records = std::move(runs[k]->kept);
+    if (!Record(batch[k], std::move(outcome), runs[k]->series, start,
+                wall_start)) {
       all_ok = false;
+    }
+    runs[k].reset();
   }
   outcomes.clear();
   // A large result is parsed into many small objects, freed by now; glibc
   // keeps their pages, so a 100,000-row query would leave the exporter
-  // holding ten times the exposition until the next run. Handing them back
-  // costs about a millisecond per run.
+  // holding several times the exposition until the next run. Handing them
+  // back costs about a millisecond per run.
   malloc_trim(0);
   return all_ok;
 }
 
-bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
-                    WallTime wall_start) {
+bool Poller::Record(size_t i, QueryOutcome outcome, SeriesBuilder& series_of,
+                    Clock::time_point start, WallTime wall_start) {
   const QueryConfig& q = *states_[i].config;
   std::string code, message;
   size_t rows = 0, series = 0, dropped = 0;
@@ -226,8 +260,9 @@ bool Poller::Record(size_t i, QueryOutcome outcome, Clock::time_point start,
     message = outcome.error->what();
   } else {
     try {
-      rows = outcome.result.records.size();
-      series = Publish(states_[i], outcome.result, dropped);
+      rows = series_of.rows();
+      series = Publish(states_[i], series_of.Finish(outcome.result.total_size),
+                       dropped);
     } catch (const CmdbError& e) {
       code = e.code();
       message = e.what();

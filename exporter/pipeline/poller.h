@@ -94,12 +94,15 @@ class Poller {
   // never throws. Returns false if any failed.
   bool RunBatch(const std::vector<size_t>& batch);
   // A result's way to the collector, for a fresh run and a restored one
-  // alike: its series, zero-filled and capped; sets the number dropped.
-  // Throws CmdbError when the result does not fit the metrics. The query
-  // must not be running elsewhere (s.seen is its own).
-  size_t Publish(State& s, const QueryResult& result, size_t& dropped);
-  bool Record(size_t i, QueryOutcome outcome, Clock::time_point start,
-              WallTime wall_start);
+  // alike: its series, zero-filled and capped; sets the number dropped. The
+  // query must not be running elsewhere (s.seen is its own).
+  size_t Publish(State& s, std::vector<prometheus::MetricFamily> families,
+                 size_t& dropped);
+  // Records a run's outcome; on success its series come from series_of,
+  // which took the records (outcome.result.records holds them only for the
+  // store).
+  bool Record(size_t i, QueryOutcome outcome, SeriesBuilder& series_of,
+              Clock::time_point start, WallTime wall_start);
   void DropIfStaleLocked(State& s, Clock::time_point now);
   // Publishes the stored result of s's query, if there is one younger than
   // stale_after; returns whether it did.

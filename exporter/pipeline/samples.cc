@@ -366,46 +366,54 @@ void CheckUniqueLabels(const std::string& metric,
   }
 }
 
-prometheus::MetricFamily ToFamily(const MetricConfig& metric,
-                                  const QueryResult& result,
-                                  size_t max_length) {
+// The series of one metric without records: SELECT COUNT()'s number is
+// totalSize and there are no records to take labels from.
+prometheus::MetricFamily TotalSizeFamily(const MetricConfig& metric,
+                                         int64_t total_size) {
   prometheus::MetricFamily family{
       metric.name, metric.help, prometheus::MetricType::Gauge, {}};
-
-  // Without a value column the result is SELECT COUNT(): the number is
-  // totalSize and there are no records to take labels from.
-  if (metric.value.empty()) {
-    prometheus::ClientMetric series;
-    for (const auto& [name, value] : metric.const_labels) {
-      series.label.push_back({name, value});
-    }
-    std::sort(series.label.begin(), series.label.end());
-    series.gauge.value = static_cast<double>(result.total_size);
-    family.metric.push_back(std::move(series));
-    return family;
+  prometheus::ClientMetric series;
+  for (const auto& [name, value] : metric.const_labels) {
+    series.label.push_back({name, value});
   }
+  std::sort(series.label.begin(), series.label.end());
+  series.gauge.value = static_cast<double>(total_size);
+  family.metric.push_back(std::move(series));
+  return family;
+}
 
+}  // namespace
+
+// One metric's columns, split once, and its series so far.
+struct SeriesBuilder::Metric {
+  const MetricConfig* config;
   std::vector<Column> columns;
   std::vector<LabelSlot> slots;
-  for (const auto& [name, column] : metric.labels) {
-    slots.push_back({name, "", static_cast<int>(columns.size())});
-    columns.push_back(MakeColumn(column));
-  }
-  for (const auto& [name, value] : metric.const_labels) {
-    slots.push_back({name, value, -1});
-  }
-  std::sort(
-      slots.begin(), slots.end(),
-      [](const LabelSlot& a, const LabelSlot& b) { return a.name < b.name; });
-  const Column value_column = MakeColumn(metric.value);
-
-  family.metric.reserve(result.records.size());
+  Column value_column;
+  prometheus::MetricFamily family;
   std::vector<size_t> record_of;  // series -> record, for error messages
-  record_of.reserve(result.records.size());
+  // The metric's first bad record; the later ones are not looked at.
+  std::optional<CmdbError> error;
 
-  for (size_t index = 0; index < result.records.size(); ++index) {
-    const json& record = result.records[index];
-    // Only built on the error path: this loop runs once per record.
+  explicit Metric(const MetricConfig& metric)
+      : config(&metric),
+        value_column(MakeColumn(metric.value)),
+        family{metric.name, metric.help, prometheus::MetricType::Gauge, {}} {
+    for (const auto& [name, column] : metric.labels) {
+      slots.push_back({name, "", static_cast<int>(columns.size())});
+      columns.push_back(MakeColumn(column));
+    }
+    for (const auto& [name, value] : metric.const_labels) {
+      slots.push_back({name, value, -1});
+    }
+    std::sort(
+        slots.begin(), slots.end(),
+        [](const LabelSlot& a, const LabelSlot& b) { return a.name < b.name; });
+  }
+
+  void Add(const json& record, size_t index, size_t max_length) {
+    const MetricConfig& metric = *config;
+    // Only built on the error path: this runs once per record.
     auto where = [&] {
       return metric.name + ": record " + std::to_string(index);
     };
@@ -417,7 +425,7 @@ prometheus::MetricFamily ToFamily(const MetricConfig& metric,
         Fail(where() + " has no column \"" + metric.value +
              "\" for the value (" + ColumnsOf(record) + ")");
       }
-      if (raw->is_null()) continue;
+      if (raw->is_null()) return;
       value = SampleValue(*raw);
       if (!value) {
         Fail(where() + " column \"" + metric.value +
@@ -448,11 +456,55 @@ prometheus::MetricFamily ToFamily(const MetricConfig& metric,
     family.metric.push_back(std::move(series));
     record_of.push_back(index);
   }
-  CheckUniqueLabels(metric.name, family.metric, record_of);
-  return family;
+};
+
+SeriesBuilder::SeriesBuilder(const QueryConfig& query,
+                             size_t max_label_value_length)
+    : max_length_(max_label_value_length) {
+  metrics_.reserve(query.metrics.size());
+  for (const MetricConfig& metric : query.metrics)
+    metrics_.emplace_back(metric);
 }
 
-}  // namespace
+SeriesBuilder::~SeriesBuilder() = default;
+SeriesBuilder::SeriesBuilder(SeriesBuilder&&) noexcept = default;
+
+void SeriesBuilder::Fold(const json& record) {
+  const size_t index = rows_++;
+  for (Metric& metric : metrics_) {
+    // A metric without a value column takes nothing from records.
+    if (metric.config->value.empty() || metric.error) continue;
+    try {
+      metric.Add(record, index, max_length_);
+    } catch (const CmdbError& e) {
+      // Kept for Finish: a later page's failure, or an earlier metric's,
+      // is what the query reports, as when records were mapped after the
+      // last page. The metric's series are no use any more.
+      metric.error = e;
+      metric.family.metric = {};
+      metric.record_of = {};
+    }
+  }
+}
+
+std::vector<prometheus::MetricFamily> SeriesBuilder::Finish(
+    int64_t total_size) {
+  std::vector<prometheus::MetricFamily> families;
+  families.reserve(metrics_.size());
+  for (Metric& metric : metrics_) {
+    if (metric.config->value.empty()) {
+      families.push_back(TotalSizeFamily(*metric.config, total_size));
+      continue;
+    }
+    if (metric.error) throw *metric.error;
+    CheckUniqueLabels(metric.config->name, metric.family.metric,
+                      metric.record_of);
+    metric.record_of = {};
+    families.push_back(std::move(metric.family));
+  }
+  metrics_.clear();
+  return families;
+}
 
 std::string CapLength(std::string value, size_t max_length) {
   if (value.size() <= max_length) return value;
@@ -471,12 +523,9 @@ std::string CapLength(std::string value, size_t max_length) {
 std::vector<prometheus::MetricFamily> ToFamilies(
     const QueryConfig& query, const QueryResult& result,
     size_t max_label_value_length) {
-  std::vector<prometheus::MetricFamily> families;
-  families.reserve(query.metrics.size());
-  for (const MetricConfig& metric : query.metrics) {
-    families.push_back(ToFamily(metric, result, max_label_value_length));
-  }
-  return families;
+  SeriesBuilder builder(query, max_label_value_length);
+  for (const json& record : result.records) builder.Fold(record);
+  return builder.Finish(result.total_size);
 }
 
 namespace {

@@ -47,6 +47,33 @@ std::vector<prometheus::MetricFamily> ToFamilies(
     const QueryConfig& query, const QueryResult& result,
     size_t max_label_value_length = 1024);
 
+// ToFamilies one record at a time, for records streamed from the API page
+// by page: each record is folded into the series at once and not kept.
+// Finish() gives what ToFamilies would for the same records and totalSize,
+// or throws its error: the first metric's, in config order, with a bad
+// record (the first bad one) or two records of the same labels. Used by one
+// thread at a time (the poller's worker running the query).
+class SeriesBuilder : public RecordSink {
+ public:
+  explicit SeriesBuilder(const QueryConfig& query,
+                         size_t max_label_value_length = 1024);
+  ~SeriesBuilder() override;
+  SeriesBuilder(SeriesBuilder&&) noexcept;
+
+  void Add(nlohmann::json&& record) override { Fold(record); }
+  void Fold(const nlohmann::json& record);
+  // Records folded so far.
+  size_t rows() const { return rows_; }
+  // Call once, after the last record.
+  std::vector<prometheus::MetricFamily> Finish(int64_t total_size);
+
+ private:
+  struct Metric;
+  size_t max_length_;
+  size_t rows_ = 0;
+  std::vector<Metric> metrics_;
+};
+
 // value if it fits in max_length bytes; else its head, cut at a character
 // boundary, and "~" with 8 hex digits of a hash of the whole value, at most
 // max_length bytes in all. Distinct long values stay distinct (but for a
