@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "exporter/app/discover.h"
 #include "exporter/app/exporter.h"
 #include "exporter/app/online_check.h"
 #include "exporter/base/duration.h"
@@ -28,6 +29,9 @@ Exports Cloudaware CMDB inventory counts as Prometheus metrics.
   --config.check                  validate the config, print problems, exit 0 or 1
   --config.check.online           also check each query against the org: describe
                                   its object and fields, run it with LIMIT 1
+  --config.discover=FILE          sign in with the org of --config.file, look at
+                                  its objects and write a starting config to FILE
+  --discover.max-calls=N          most API calls --config.discover spends (default 100)
   --once                          run every query once, print the exposition, exit 1 if any failed
   --web.listen-address=HOST:PORT  where to serve (default :9866)
   --web.telemetry-path=PATH       metrics path (default /metrics)
@@ -48,6 +52,8 @@ struct Flags {
   bool config_check = false;
   bool config_check_online = false;
   bool once = false;
+  std::string discover_file;
+  size_t discover_max_calls = 100;
   std::string web_config_file;
   std::string storage_path;
   WebOptions web;
@@ -97,6 +103,16 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (name == "--web.config.file") {
       // Empty is no web config, as in exporter-toolkit.
       f.web_config_file = value;
+    } else if (name == "--config.discover") {
+      if (value.empty()) Usage("--config.discover needs a file name");
+      f.discover_file = value;
+    } else if (name == "--discover.max-calls") {
+      if (value.empty() ||
+          value.find_first_not_of("0123456789") != std::string::npos ||
+          value.size() > 6 || std::stoul(value) == 0)
+        Usage("--discover.max-calls must be a whole number from 1, got '" +
+              value + "'");
+      f.discover_max_calls = std::stoul(value);
     } else if (name == "--storage.path") {
       f.storage_path = value;
     } else if (name == "--web.listen-address") {
@@ -205,6 +221,19 @@ int Check(const Flags& flags, const Config& config) {
   return ok ? 0 : 1;
 }
 
+// --config.discover, once the config has loaded.
+int RunDiscover(const Flags& flags, const Config& config) {
+  if (config.orgs.size() != 1) {
+    std::cerr << "--config.discover needs a config with one org, "
+              << flags.config_file << " has " << config.orgs.size() << "\n";
+    return 1;
+  }
+  return Discover(config.orgs[0].cloudaware, flags.config_file,
+                  flags.discover_file, flags.discover_max_calls, std::cerr)
+             ? 0
+             : 1;
+}
+
 // Serves until SIGINT or SIGTERM; SIGHUP reloads. signals are blocked in
 // every thread, so only sigwait sees them.
 int Serve(const Flags& flags, Exporter& exporter, const sigset_t& signals) {
@@ -249,6 +278,7 @@ int Run(int argc, char** argv) {
   flags.config_check = flags.config_check || flags.config_check_online;
   Config config;
   if (!Load(flags, config)) return 1;
+  if (!flags.discover_file.empty()) return RunDiscover(flags, config);
   if (flags.config_check) return Check(flags, config);
 
   // Before any thread starts, so that only sigwait sees them.

@@ -506,6 +506,22 @@ nlohmann::json CmdbClient::Describe(const std::string& object) {
   return doc;
 }
 
+std::vector<std::string> CmdbClient::DescribeGlobal() {
+  const std::string body =
+      Call("sobjects", "/services/data/v" + api_version_ + "/sobjects/");
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  auto list = doc.is_object() ? doc.find("sobjects") : doc.end();
+  if (!doc.is_object() || list == doc.end() || !list->is_array()) {
+    throw CmdbError("parse", "the describe global response has no sobjects");
+  }
+  std::vector<std::string> names;
+  for (const auto& o : *list) {
+    if (o.is_object() && o.contains("name") && o["name"].is_string())
+      names.push_back(o["name"].get<std::string>());
+  }
+  return names;
+}
+
 QueryResult CmdbClient::FollowPages(QueryPage page, RecordSink& sink) {
   // A composite answer's first page comes parsed whole; later pages are
   // streamed into the sink, and page.records stays empty.

@@ -145,6 +145,10 @@ class CmdbClient {
   // "describe". Throws CmdbError: NOT_FOUND (404) for an unknown object,
   // "parse" for an answer that is not a JSON object.
   nlohmann::json Describe(const std::string& object);
+  // Describe Global (GET /sobjects/): the names of the org's objects, in the
+  // order the answer gives them. Counted under endpoint "sobjects". Throws
+  // CmdbError "parse" when the answer has no sobjects array.
+  std::vector<std::string> DescribeGlobal();
   // The budget guard's interval multiplier, 1 when the budget is fine.
   double IntervalStretch();
   // Thread-safe.
