@@ -5,6 +5,9 @@
 #define CLOUDAWARE_EXPORTER_TEXT_H_
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <optional>
 #include <string_view>
 
 namespace cloudaware_exporter {
@@ -27,6 +30,19 @@ inline std::string_view TrimBlanks(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
+}
+
+// The whole text as a finite number ("412", "3.5", "1e3"); nullopt for
+// anything else, "inf" and "nan" included.
+inline std::optional<double> ParseNumber(std::string_view text) {
+  double value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 }  // namespace cloudaware_exporter

@@ -17,6 +17,7 @@
 #include "exporter/base/duration.h"
 #include "exporter/base/file_util.h"
 #include "exporter/base/metric_names.h"
+#include "exporter/base/text.h"
 #include "exporter/config/soql_refs.h"
 #include "exporter/config/yaml_reader.h"
 
@@ -41,18 +42,6 @@ bool IsName(std::string_view s, bool allow_colon) {
   return std::all_of(s.begin() + 1, s.end(), [&](char c) {
     return first(c) || (c >= '0' && c <= '9');
   });
-}
-
-// value: 1 (or any finite number) rather than a column name.
-std::optional<double> ConstantValue(std::string_view text) {
-  double number = 0;
-  auto [end, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), number);
-  if (ec != std::errc() || end != text.data() + text.size() ||
-      !std::isfinite(number)) {
-    return std::nullopt;
-  }
-  return number;
 }
 
 bool IsUtf8(std::string_view s) {
@@ -731,7 +720,8 @@ MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query,
            "must not be empty; omit value to export the row count "
            "(totalSize)");
     }
-    metric.constant = ConstantValue(metric.value);
+    // value: 1 (or any finite number) rather than a column name.
+    metric.constant = ParseNumber(metric.value);
     if (!metric.constant) CheckColumn(*v, refs, metric.value, "");
   }
 

@@ -261,17 +261,6 @@ std::optional<double> ParseDateTime(std::string_view text) {
          offset_minutes * 60 + fraction;
 }
 
-std::optional<double> ParseNumber(std::string_view text) {
-  double value = 0;
-  auto [end, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() ||
-      !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 // nullopt when the value cannot be a sample.
 std::optional<double> SampleValue(const json& value) {
   switch (value.type()) {
