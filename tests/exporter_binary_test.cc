@@ -226,6 +226,45 @@ TEST_F(ExporterBinaryTest, OnceWithTheExampleConfigMatchesTheGolden) {
   EXPECT_EQ(tokens, 1);
 }
 
+// The binary's --config.discover, end to end: the file it writes runs with
+// --once, every query succeeding, and the API calls it spent stay within
+// what it stated and the budget.
+TEST_F(ExporterBinaryTest, DiscoverWritesAConfigThatRuns) {
+  StartSimulator();
+  setenv("CLOUDAWARE_URL",
+         ("https://localhost:" + std::to_string(sim_->port())).c_str(), 1);
+  setenv("CLOUDAWARE_CLIENT_ID", "bin-client", 1);
+  setenv("CLOUDAWARE_CLIENT_SECRET_FILE", (dir_ / "secret").c_str(), 1);
+  setenv("SSL_CERT_FILE", (dir_ / "certs/ca.pem").c_str(), 1);
+  const fs::path written = dir_ / "discovered.yml";
+  auto p =
+      Run({"--config.discover=" + written.string(), "--discover.max-calls=21",
+           "--config.file=" + std::string(EXAMPLE_CONFIG)});
+  auto code = p->Wait(std::chrono::seconds(60));
+  ASSERT_EQ(code, 0) << p->err();
+  std::smatch stated;
+  const std::string err = p->err();
+  ASSERT_TRUE(std::regex_search(
+      err, stated, std::regex(R"(will spend at most (\d+) API calls)")))
+      << err;
+  int calls = 0;
+  for (const auto& e : sim_->RequestLog()) calls += e["counted"] == true;
+  EXPECT_LE(calls, std::stoi(stated[1].str()));
+  EXPECT_LE(calls, 21);
+  EXPECT_NE(err.find("skipping"), std::string::npos) << "12 objects, 10 fit";
+
+  auto once = Run({"--once", "--config.file=" + written.string()});
+  code = once->Wait(std::chrono::seconds(60));
+  unsetenv("SSL_CERT_FILE");
+  ASSERT_EQ(code, 0) << once->err() << ReadFile(written);
+  const std::string out = once->out();
+  EXPECT_NE(out.find("cloudaware_query_success{"), std::string::npos);
+  EXPECT_EQ(std::regex_search(
+                out, std::regex(R"(cloudaware_query_success\{[^}]*\} 0)")),
+            false)
+      << out;
+}
+
 TEST_F(ExporterBinaryTest, OnceExitsOneWhenAQueryFails) {
   StartSimulator();
   WriteFile(dir_ / "c.yml",
