@@ -47,6 +47,17 @@ class ExporterBinaryTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  // The variables the example config reads, pointing at the simulator, and
+  // its CA for the binary's TLS client. SSL_CERT_FILE is the caller's to
+  // unset.
+  void SetExampleConfigEnvironment() {
+    setenv("CLOUDAWARE_URL",
+           ("https://localhost:" + std::to_string(sim_->port())).c_str(), 1);
+    setenv("CLOUDAWARE_CLIENT_ID", "bin-client", 1);
+    setenv("CLOUDAWARE_CLIENT_SECRET_FILE", (dir_ / "secret").c_str(), 1);
+    setenv("SSL_CERT_FILE", (dir_ / "certs/ca.pem").c_str(), 1);
+  }
+
   void StartSimulator() {
     ASSERT_TRUE(test_util::MakeCerts(dir_ / "certs"));
     cmdb_simulator::SimulatorOptions options;
@@ -195,11 +206,7 @@ std::string Stable(const std::string& exposition) {
 
 TEST_F(ExporterBinaryTest, OnceWithTheExampleConfigMatchesTheGolden) {
   StartSimulator();
-  setenv("CLOUDAWARE_URL",
-         ("https://localhost:" + std::to_string(sim_->port())).c_str(), 1);
-  setenv("CLOUDAWARE_CLIENT_ID", "bin-client", 1);
-  setenv("CLOUDAWARE_CLIENT_SECRET_FILE", (dir_ / "secret").c_str(), 1);
-  setenv("SSL_CERT_FILE", (dir_ / "certs/ca.pem").c_str(), 1);
+  SetExampleConfigEnvironment();
   auto p = Run({"--once", "--config.file=" + std::string(EXAMPLE_CONFIG)});
   auto code = p->Wait(std::chrono::seconds(60));
   unsetenv("SSL_CERT_FILE");
@@ -231,11 +238,7 @@ TEST_F(ExporterBinaryTest, OnceWithTheExampleConfigMatchesTheGolden) {
 // what it stated and the budget.
 TEST_F(ExporterBinaryTest, DiscoverWritesAConfigThatRuns) {
   StartSimulator();
-  setenv("CLOUDAWARE_URL",
-         ("https://localhost:" + std::to_string(sim_->port())).c_str(), 1);
-  setenv("CLOUDAWARE_CLIENT_ID", "bin-client", 1);
-  setenv("CLOUDAWARE_CLIENT_SECRET_FILE", (dir_ / "secret").c_str(), 1);
-  setenv("SSL_CERT_FILE", (dir_ / "certs/ca.pem").c_str(), 1);
+  SetExampleConfigEnvironment();
   const fs::path written = dir_ / "discovered.yml";
   auto p =
       Run({"--config.discover=" + written.string(), "--discover.max-calls=21",
