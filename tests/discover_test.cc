@@ -153,6 +153,13 @@ TEST_F(DiscoverTest, DefaultInventory) {
   EXPECT_NE(text.find("GROUP BY CA10__regionName__c"), std::string::npos);
   EXPECT_NE(text.find("CA10__disappearanceTime__c = null"), std::string::npos);
   EXPECT_NE(text.find("FROM CA10__CaAzure"), std::string::npos);
+  // Azure VMs grouped by subscription, through the lookup to the
+  // subscription object (CA10__CaAzureAccount__c).
+  EXPECT_NE(text.find("SELECT CA10__subscription__r.CA10__subscriptionId__c "
+                      "account, COUNT(Id) n FROM "
+                      "CA10__CaAzureVirtualMachine__c"),
+            std::string::npos)
+      << text;
   EXPECT_LE(calls_, Stated());
   EXPECT_LE(calls_, 100u);
   ExpectWorks();

@@ -29,7 +29,7 @@ const std::vector<std::string> kVerified = {
 // Lookups whose target's id field is known, so no describe of it is spent.
 const std::map<std::string, std::string> kLookupIdField = {
     {"CA10__CaAwsAccount__c", "CA10__accountId__c"},
-    {"CA10__CaAzureSubscription__c", "CA10__subscriptionId__c"},
+    {"CA10__CaAzureAccount__c", "CA10__subscriptionId__c"},  // subscriptions
     {"CA10__CaGoogleProject__c", "CA10__projectId__c"}};
 
 const std::vector<std::string> kPatterns = {"region", "location", "state",
