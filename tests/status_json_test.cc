@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "exporter/base/rfc3339.h"
+
 namespace cloudaware_exporter {
 namespace {
 
@@ -57,6 +59,11 @@ TEST(StatusJsonTest, FormatsTimesAsRfc3339InUtc) {
   EXPECT_EQ(FormatRfc3339(kT0), "2026-12-02T09:46:26.250Z");
   EXPECT_EQ(FormatRfc3339(WallTime{}), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatRfc3339(kT0 + milliseconds(749)), "2026-12-02T09:46:26.999Z");
+}
+
+TEST(StatusJsonTest, TimesCutToTheSecondAreNotRounded) {
+  EXPECT_EQ(FormatRfc3339(kT0 + milliseconds(749), Precision::kSeconds),
+            "2026-12-02T09:46:26Z");
 }
 
 TEST(StatusJsonTest, TopLevelShape) {

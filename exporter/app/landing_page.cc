@@ -2,22 +2,13 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <ctime>
 
 #include "exporter/base/duration.h"
+#include "exporter/base/rfc3339.h"
 #include "exporter/pipeline/poller.h"
 
 namespace cloudaware_exporter {
 namespace {
-
-std::string IsoTime(QueryStatus::WallTime t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // "2026-12-02T09:46:26Z (2m 5s ago)", or "(in 4m 10s)" for a future time.
 std::string Time(const std::optional<QueryStatus::WallTime>& t,
@@ -32,12 +23,12 @@ std::string Time(const std::optional<QueryStatus::WallTime>& t,
   } else {
     relative = "now";
   }
-  return IsoTime(*t) + " (" + relative + ")";
+  return FormatRfc3339(*t, Precision::kSeconds) + " (" + relative + ")";
 }
 
 // A next run already past is waiting for a worker, or running.
 std::string NextRun(QueryStatus::WallTime t, QueryStatus::WallTime now) {
-  if (t <= now) return IsoTime(t) + " (due)";
+  if (t <= now) return FormatRfc3339(t, Precision::kSeconds) + " (due)";
   return Time(t, now);
 }
 

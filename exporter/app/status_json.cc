@@ -1,8 +1,8 @@
 #include "exporter/app/status_json.h"
 
-#include <cstdio>
-#include <ctime>
 #include <optional>
+
+#include "exporter/base/rfc3339.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -62,20 +62,6 @@ json Query(const QueryStatus& q) {
 }
 
 }  // namespace
-
-std::string FormatRfc3339(WallTime t) {
-  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
-  const std::time_t secs = std::chrono::system_clock::to_time_t(
-      std::chrono::floor<std::chrono::seconds>(ms));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-  const auto millis = (ms.time_since_epoch() % std::chrono::seconds(1)).count();
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", date, static_cast<int>(millis));
-  return out;
-}
 
 json StatusJson(const ExporterStatus& status) {
   json orgs = json::array();

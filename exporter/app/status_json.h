@@ -36,9 +36,6 @@ struct ExporterStatus {
   std::vector<OrgStatus> orgs;
 };
 
-// "2026-12-02T09:46:26.123Z": RFC 3339 in UTC, to the millisecond.
-std::string FormatRfc3339(std::chrono::system_clock::time_point t);
-
 // Times are RFC 3339 strings, or null for what has never happened. Keys come
 // in the README's order (ordered_json), which reads better than sorted.
 nlohmann::ordered_json StatusJson(const ExporterStatus& status);

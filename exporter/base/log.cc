@@ -1,15 +1,14 @@
 #include "exporter/base/log.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
+
+#include "exporter/base/rfc3339.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -46,22 +45,6 @@ std::string_view LevelName(LogLevel level) {
       return "error";
   }
   return "info";
-}
-
-// RFC 3339 in UTC with milliseconds, as Prometheus components log.
-std::string Timestamp() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
-  const time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char date[32];
-  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-  char millis[8];
-  std::snprintf(millis, sizeof(millis), ".%03dZ", static_cast<int>(ms % 1000));
-  return std::string(date) + millis;
 }
 
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
@@ -224,11 +207,12 @@ void Log(LogLevel level, std::string_view msg,
     redacted_fields.emplace_back(Redacted(key, logger.secrets),
                                  Redacted(value, logger.secrets));
   }
-  std::string line = logger.format == LogFormat::kJson
-                         ? FormatJson(Timestamp(), LevelName(level),
-                                      redacted_msg, redacted_fields)
-                         : FormatLogfmt(Timestamp(), LevelName(level),
-                                        redacted_msg, redacted_fields);
+  std::string line =
+      logger.format == LogFormat::kJson
+          ? FormatJson(FormatRfc3339(std::chrono::system_clock::now()),
+                       LevelName(level), redacted_msg, redacted_fields)
+          : FormatLogfmt(FormatRfc3339(std::chrono::system_clock::now()),
+                         LevelName(level), redacted_msg, redacted_fields);
   line = Redacted(line, logger.secrets);
   line += '\n';
   // std::cerr is unbuffered, so one write() here is one write(2): a line
