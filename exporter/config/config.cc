@@ -71,11 +71,6 @@ bool IsUtf8(std::string_view s) {
   return true;
 }
 
-bool IsDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(),
-                                   [](char c) { return c >= '0' && c <= '9'; });
-}
-
 class Parser : public YamlReader {
  public:
   Parser(const std::string& file, const EnvLookup& env)
@@ -88,20 +83,7 @@ class Parser : public YamlReader {
 
   // Also expands ${VAR} and checks that the result is UTF-8.
   std::string String(const Item& item) const override;
-  std::string NonEmpty(const Item& item) const;
   std::string ExpandEnv(const Item& item, const std::string& in) const;
-  milliseconds Duration(const Item& item, milliseconds min) const;
-  int64_t Integer(const Item& item, int64_t min, int64_t max) const;
-  // A byte count: an integer, or one with a KiB, MiB or GiB suffix.
-  int64_t Bytes(const Item& item, int64_t min, int64_t max) const;
-  // A share from 0 up to (not including) 1: a percentage such as 10% or
-  // 2.5%, or a fraction such as 0.1.
-  double Share(const Item& item) const;
-  size_t OneOf(const Item& item,
-               std::initializer_list<std::string_view> choices) const;
-  std::string Url(const Item& item, bool port_required,
-                  std::string* host = nullptr) const;
-  std::string ResolvePath(const std::string& path) const;
 
   CloudawareConfig ParseCloudaware(const Item& item);
   void ParseSecret(const Mapping& m, CloudawareConfig& c);
@@ -177,13 +159,6 @@ std::string Parser::String(const Item& item) const {
   return s;
 }
 
-std::string Parser::NonEmpty(const Item& item) const {
-  if (item.node.IsNull()) Fail(item, "must not be empty");
-  std::string s = String(item);
-  if (s.empty()) Fail(item, "must not be empty");
-  return s;
-}
-
 // Messages here never quote the text itself: it may be the client secret.
 std::string Parser::ExpandEnv(const Item& item, const std::string& in) const {
   std::string out;
@@ -213,160 +188,6 @@ std::string Parser::ExpandEnv(const Item& item, const std::string& in) const {
     }
   }
   return out;
-}
-
-int64_t Parser::Integer(const Item& item, int64_t min, int64_t max) const {
-  std::string s = String(item);
-  int64_t n = IsDigits(s) && s.size() <= 12 ? std::stoll(s) : -1;
-  if (n < min || n > max) {
-    Fail(item, "must be an integer from " + std::to_string(min) + " to " +
-                   std::to_string(max) + ", got " + Quote(s));
-  }
-  return n;
-}
-
-int64_t Parser::Bytes(const Item& item, int64_t min, int64_t max) const {
-  std::string s = String(item);
-  int64_t unit = 1;
-  std::string_view digits = s;
-  for (auto [suffix, size] :
-       {std::pair{"KiB", int64_t{1} << 10}, std::pair{"MiB", int64_t{1} << 20},
-        std::pair{"GiB", int64_t{1} << 30}}) {
-    if (digits.ends_with(suffix)) {
-      digits.remove_suffix(3);
-      unit = size;
-      break;
-    }
-  }
-  int64_t n = -1;
-  if (IsDigits(digits) && digits.size() <= 12) {
-    // Compared before multiplying: twelve digits of GiB overflow int64_t.
-    int64_t count = std::stoll(std::string(digits));
-    if (count <= max / unit) n = count * unit;
-  }
-  if (n < min || n > max) {
-    Fail(item, "must be a size from " + std::to_string(min) + " to " +
-                   std::to_string(max) +
-                   " bytes (a number, or one ending in KiB, MiB or GiB), "
-                   "got " +
-                   Quote(s));
-  }
-  return n;
-}
-
-double Parser::Share(const Item& item) const {
-  std::string s = String(item);
-  std::string_view number = s;
-  const bool percent = number.ends_with('%');
-  if (percent) number.remove_suffix(1);
-  double x = -1;
-  // Digits and at most one dot: no signs, exponents, inf or nan.
-  if (!number.empty() && number.size() <= 12 &&
-      number.find_first_not_of("0123456789.") == std::string_view::npos &&
-      number.find('.') == number.rfind('.') && number.front() != '.' &&
-      number.back() != '.') {
-    std::from_chars(number.data(), number.data() + number.size(), x);
-    if (percent) x /= 100;
-  }
-  if (!(x >= 0 && x < 1)) {
-    Fail(item,
-         "must be a share below 100%, such as 10% or 0.1, got " + Quote(s));
-  }
-  return x;
-}
-
-milliseconds Parser::Duration(const Item& item, milliseconds min) const {
-  std::string s = String(item);
-  std::optional<milliseconds> d = ParseDuration(s);
-  if (!d) {
-    Fail(item, "must be a duration such as 30s, 5m or 1h, got " + Quote(s));
-  }
-  if (*d < min) {
-    Fail(item, "must be at least " + FormatDuration(min) + ", got " + Quote(s));
-  }
-  return *d;
-}
-
-size_t Parser::OneOf(const Item& item,
-                     std::initializer_list<std::string_view> choices) const {
-  std::string s = String(item);
-  auto it = std::find(choices.begin(), choices.end(), s);
-  if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
-  std::string names;
-  for (auto c : choices) {
-    names += (names.empty() ? "" : " or ") + std::string(c);
-  }
-  Fail(item, "must be " + names + ", got " + Quote(s));
-}
-
-// http(s)://host[:port] with an optional trailing slash, which is dropped.
-std::string Parser::Url(const Item& item, bool port_required,
-                        std::string* host_out) const {
-  std::string s = String(item);
-  std::string_view rest = s;
-  std::string scheme;
-  for (std::string_view prefix : {"https://", "http://"}) {
-    if (rest.starts_with(prefix)) {
-      scheme = prefix;
-      rest.remove_prefix(prefix.size());
-      break;
-    }
-  }
-  if (scheme.empty()) {
-    Fail(item, "must start with https:// or http://, got " + Quote(s));
-  }
-  if (rest.ends_with('/')) rest.remove_suffix(1);
-  // Before anything echoes the URL: user:password@ would be a credential.
-  if (rest.find('@') != std::string_view::npos) {
-    Fail(item, "must not contain user credentials");
-  }
-  if (rest.find_first_of("/?#") != std::string_view::npos) {
-    Fail(item,
-         "must be just scheme://host[:port], without a path, query or "
-         "fragment, got " +
-             Quote(s));
-  }
-  std::string_view host = rest;
-  std::optional<std::string_view> port;
-  size_t colon = rest.rfind(':');
-  if (colon != std::string_view::npos &&
-      rest.find(']', colon) == std::string_view::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  bool host_ok = !host.empty();
-  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
-  for (char c : bracketed ? host.substr(1, host.size() - 2) : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-              (bracketed && c == ':');
-    host_ok = host_ok && ok;
-  }
-  if (!host_ok) Fail(item, "has no valid host, got " + Quote(s));
-  if (port && (!IsDigits(*port) || port->size() > 5 ||
-               std::stoi(std::string(*port)) < 1 ||
-               std::stoi(std::string(*port)) > 65535)) {
-    Fail(item, "has an invalid port, got " + Quote(s));
-  }
-  if (port_required && !port) {
-    Fail(item,
-         "must include a port, such as http://proxy.example.com:3128, got " +
-             Quote(s));
-  }
-  if (host_out != nullptr) {
-    host_out->clear();
-    for (char c : host) {
-      *host_out +=
-          static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  return scheme + std::string(rest);
-}
-
-std::string Parser::ResolvePath(const std::string& path) const {
-  std::filesystem::path p(path);
-  if (p.is_absolute()) return path;
-  return (std::filesystem::path(file()).parent_path() / p).string();
 }
 
 Config Parser::Parse(std::string_view yaml) {

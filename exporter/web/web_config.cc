@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <initializer_list>
 
 #include "exporter/base/file_util.h"
@@ -91,7 +90,9 @@ class Parser : public YamlReader {
   Mapping Map(const Item& item, std::initializer_list<std::string_view> known,
               std::initializer_list<std::string_view> unsupported = {}) const;
   size_t OneOf(const Item& item,
-               std::initializer_list<std::string_view> choices) const;
+               const std::vector<std::string_view>& choices) const {
+    return YamlReader::OneOf(item, choices, Choices::kOneOf);
+  }
   WebConfigFile File(const Item& item) const;
 
   std::optional<WebTlsConfig> ParseTls(const Item& item) const;
@@ -118,24 +119,8 @@ YamlReader::Mapping Parser::Map(
   });
 }
 
-size_t Parser::OneOf(const Item& item,
-                     std::initializer_list<std::string_view> choices) const {
-  const std::string s = String(item);
-  auto it = std::find(choices.begin(), choices.end(), s);
-  if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
-  std::string names;
-  for (auto c : choices) {
-    names += (names.empty() ? "" : ", ") + std::string(c);
-  }
-  Fail(item, "must be one of " + names + ", got " + Quote(s));
-}
-
 WebConfigFile Parser::File(const Item& item) const {
-  const std::string s = String(item);
-  if (s.empty()) Fail(item, "must not be empty");
-  std::filesystem::path p(s);
-  if (!p.is_absolute()) p = std::filesystem::path(file()).parent_path() / p;
-  WebConfigFile f{p.string(), Where(item)};
+  WebConfigFile f{ResolvePath(NonEmpty(item)), Where(item)};
   std::string content;
   if (auto err = ReadFile(f.path, kMaxPemBytes, &content)) {
     Fail(item, "cannot read " + f.path + ": " + *err);
@@ -292,15 +277,7 @@ void Parser::ParseHttp(const Item& item, WebConfig& config) const {
         })) {
       Fail(e.value, "must be a non-empty value without control characters");
     }
-    if (!allowed->values.empty() &&
-        std::find(allowed->values.begin(), allowed->values.end(), value) ==
-            allowed->values.end()) {
-      std::string names;
-      for (auto v : allowed->values) {
-        names += (names.empty() ? "" : ", ") + std::string(v);
-      }
-      Fail(e.value, "must be one of " + names + ", got " + Quote(value));
-    }
+    if (!allowed->values.empty()) OneOf(e.value, allowed->values);
     for (const auto& [name, unused] : config.headers) {
       if (name == allowed->name) {
         Fail(key, "header " + std::string(name) + " is set twice");
