@@ -679,89 +679,16 @@ namespace {
 
 void EmitCloudaware(YAML::Emitter& out, const CloudawareConfig& c) {
   out << YAML::Key << "cloudaware" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "url" << YAML::Value << Escape(c.url);
-  out << YAML::Key << "client_id" << YAML::Value << Escape(c.client_id);
-  if (c.client_secret_file.empty()) {
-    out << YAML::Key << "client_secret" << YAML::Value
-        << c.client_secret.ToString();
-  } else {
-    out << YAML::Key << "client_secret_file" << YAML::Value
-        << Escape(c.client_secret_file);
-  }
-  out << YAML::Key << "client_auth" << YAML::Value
-      << (c.client_auth == ClientAuth::kBody ? "body" : "basic");
-  out << YAML::Key << "api_version" << YAML::Value << YAML::DoubleQuoted
-      << c.api_version;
-  out << YAML::Key << "request_timeout" << YAML::Value
-      << FormatDuration(c.request_timeout);
-  out << YAML::Key << "connect_timeout" << YAML::Value
-      << FormatDuration(c.connect_timeout);
-  out << YAML::Key << "read_timeout" << YAML::Value
-      << FormatDuration(c.read_timeout);
-  out << YAML::Key << "max_retries" << YAML::Value << c.max_retries;
-  out << YAML::Key << "max_response_size" << YAML::Value << c.max_response_size;
-  out << YAML::Key << "max_concurrency" << YAML::Value << c.max_concurrency;
-  out << YAML::Key << "batching" << YAML::Value
-      << (c.batching == Batching::kNone ? "none" : "composite");
-  out << YAML::Key << "budget_guard" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "min_remaining" << YAML::Value
-      << FormatShare(c.budget_min_remaining);
-  out << YAML::Key << "max_stretch" << YAML::Value << c.budget_max_stretch;
-  out << YAML::EndMap;
-  out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "ca_file" << YAML::Value << Escape(c.tls.ca_file);
-  out << YAML::Key << "insecure_skip_verify" << YAML::Value
-      << YAML::TrueFalseBool << c.tls.insecure_skip_verify;
-  out << YAML::EndMap;
-  out << YAML::Key << "proxy_url" << YAML::Value << Escape(c.proxy_url);
+  DumpSettings(out, CloudawareSettings(), c);
   out << YAML::EndMap;
 }
 
 void EmitQueries(YAML::Emitter& out, const std::vector<QueryConfig>& queries) {
-  auto label_map = [&](const char* key, const auto& pairs) {
-    if (pairs.empty()) return;
-    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
-    for (const auto& [name, value] : pairs) {
-      out << YAML::Key << name << YAML::Value << Escape(value);
-    }
-    out << YAML::EndMap;
-  };
   out << YAML::Key << "queries" << YAML::Value << YAML::BeginSeq;
   for (const QueryConfig& q : queries) {
     out << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value << Escape(q.name);
-    out << YAML::Key << "soql" << YAML::Value << Escape(q.soql);
-    out << YAML::Key << "interval" << YAML::Value << FormatDuration(q.interval);
-    out << YAML::Key << "stale_after" << YAML::Value
-        << FormatDuration(q.stale_after);
-    out << YAML::Key << "max_series" << YAML::Value << q.max_series;
-    out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
-    for (const MetricConfig& metric : q.metrics) {
-      out << YAML::BeginMap;
-      out << YAML::Key << "name" << YAML::Value << Escape(metric.name);
-      out << YAML::Key << "help" << YAML::Value << Escape(metric.help);
-      if (!metric.value.empty()) {
-        out << YAML::Key << "value" << YAML::Value << Escape(metric.value);
-      }
-      label_map("labels", metric.labels);
-      label_map("const_labels", metric.const_labels);
-      if (!metric.expected_values.empty()) {
-        out << YAML::Key << "expected_values" << YAML::Value << YAML::BeginMap;
-        for (const auto& [label, values] : metric.expected_values) {
-          out << YAML::Key << label << YAML::Value << YAML::Flow
-              << YAML::BeginSeq;
-          for (const std::string& value : values) out << Escape(value);
-          out << YAML::EndSeq;
-        }
-        out << YAML::EndMap;
-      }
-      if (metric.keep_seen_for.count() > 0) {
-        out << YAML::Key << "keep_seen_for" << YAML::Value
-            << FormatDuration(metric.keep_seen_for);
-      }
-      out << YAML::EndMap;
-    }
-    out << YAML::EndSeq << YAML::EndMap;
+    DumpSettings(out, QuerySettings(), q);
+    out << YAML::EndMap;
   }
   out << YAML::EndSeq;
 }
@@ -775,15 +702,8 @@ std::string RedactedYaml(const Config& config) {
       config.orgs.size() != 1 || !config.orgs[0].name.empty();
   if (!several_orgs) EmitCloudaware(out, config.orgs[0].cloudaware);
   out << YAML::Key << "defaults" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "interval" << YAML::Value
-      << FormatDuration(config.default_interval);
-  out << YAML::Key << "stale_after" << YAML::Value
-      << FormatDuration(config.default_stale_after);
-  out << YAML::Key << "max_series" << YAML::Value << config.default_max_series;
-  out << YAML::Key << "max_label_value_length" << YAML::Value
-      << config.max_label_value_length;
+  DumpSettings(out, DefaultsSettings(), config);
   out << YAML::EndMap;
-
   if (!several_orgs) {
     EmitQueries(out, config.orgs[0].queries);
   } else {
