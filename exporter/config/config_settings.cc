@@ -321,4 +321,16 @@ const Settings<QueryConfig>& QuerySettings() {
   return table;
 }
 
+std::string SettingsReferenceMarkdown() {
+  return "| key | type | default | description |\n|---|---|---|---|\n" +
+         MarkdownRows("", TopSettings()) +
+         MarkdownRows("cloudaware.", CloudawareSettings()) +
+         MarkdownRows("cloudaware.budget_guard.", BudgetGuardSettings()) +
+         MarkdownRows("cloudaware.tls.", TlsSettings()) +
+         MarkdownRows("defaults.", DefaultsSettings()) +
+         MarkdownRows("queries[].", QuerySettings()) +
+         MarkdownRows("queries[].metrics[].", MetricSettings()) +
+         MarkdownRows("orgs[].", OrgSettings());
+}
+
 }  // namespace cloudaware_exporter

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "exporter/config/config.h"
 #include "exporter/config/settings.h"
@@ -27,6 +28,11 @@ const Settings<TlsConfig>& TlsSettings();                 // tls:
 const Settings<Config>& DefaultsSettings();
 const Settings<QueryConfig>& QuerySettings();
 const Settings<MetricConfig>& MetricSettings();
+
+// The reference table of every key (key, type, default, description) in
+// Markdown. README.md's "Configuration" holds a copy that a test keeps
+// equal.
+std::string SettingsReferenceMarkdown();
 
 }  // namespace cloudaware_exporter
 
