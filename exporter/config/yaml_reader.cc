@@ -46,6 +46,24 @@ class FirstContent : public YAML::EventHandler {
   }
 };
 
+// A name or an IPv4 address, or an IPv6 address in brackets.
+bool IsHost(std::string_view host) {
+  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) host = host.substr(1, host.size() - 2);
+  return !host.empty() &&
+         std::all_of(host.begin(), host.end(), [bracketed](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                  (bracketed && c == ':');
+         });
+}
+
+bool IsPort(std::string_view port) {
+  return IsDigits(port) && port.size() <= 5 &&
+         std::stoi(std::string(port)) >= 1 &&
+         std::stoi(std::string(port)) <= 65535;
+}
+
 }  // namespace
 
 std::string Quote(std::string_view s) {
@@ -329,18 +347,8 @@ std::string YamlReader::Url(const Item& item, bool port_required,
     host = rest.substr(0, colon);
     port = rest.substr(colon + 1);
   }
-  bool host_ok = !host.empty();
-  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
-  for (char c : bracketed ? host.substr(1, host.size() - 2) : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-              (bracketed && c == ':');
-    host_ok = host_ok && ok;
-  }
-  if (!host_ok) Fail(item, "has no valid host, got " + Quote(s));
-  if (port && (!IsDigits(*port) || port->size() > 5 ||
-               std::stoi(std::string(*port)) < 1 ||
-               std::stoi(std::string(*port)) > 65535)) {
+  if (!IsHost(host)) Fail(item, "has no valid host, got " + Quote(s));
+  if (port && !IsPort(*port)) {
     Fail(item, "has an invalid port, got " + Quote(s));
   }
   if (port_required && !port) {
