@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "exporter/config/config_settings.h"
 #include "util/fake_env.h"
 
 namespace cloudaware_exporter {
@@ -1017,6 +1018,59 @@ TEST(ConfigTest, SurvivesArbitraryInput) {
           << e.what();
     }
   }
+}
+
+// README.md's reference is a copy of what the loader's tables render; a
+// setting changed in code must be changed there too.
+TEST(ConfigTest, ReadmeReferenceMatchesTheSettingsTables) {
+  std::ifstream in(README_FILE);
+  ASSERT_TRUE(in) << README_FILE;
+  std::stringstream readme;
+  readme << in.rdbuf();
+  const std::string text = readme.str();
+  const std::string begin = "<!-- settings-reference:begin -->\n";
+  const std::string end = "<!-- settings-reference:end -->";
+  const size_t from = text.find(begin);
+  const size_t to = text.find(end);
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  ASSERT_LT(from, to);
+  const std::string table =
+      text.substr(from + begin.size(), to - from - begin.size());
+  const std::string expected = SettingsReferenceMarkdown();
+  EXPECT_TRUE(table == expected)
+      << "README.md's settings table differs; between the markers it "
+         "should read:\n"
+      << expected;
+}
+
+// The reference states the bounds and defaults the loader applies.
+TEST(ConfigTest, SettingsReferenceStatesBoundsAndDefaults) {
+  const std::string md = SettingsReferenceMarkdown();
+  for (const char* row : {
+           "| `cloudaware.max_retries` | integer, 0 to 10 | `2` |",
+           "| `cloudaware.max_response_size` | bytes, or with KiB, MiB, GiB; "
+           "1KiB to 4GiB | `64MiB` |",
+           "| `cloudaware.client_auth` | `body` or `basic` | `body` |",
+           "| `cloudaware.request_timeout` | duration, at least 1ms | `2m` |",
+           "| `cloudaware.read_timeout` | duration, at least 1ms | "
+           "`request_timeout` |",
+           "| `cloudaware.budget_guard.min_remaining` | share below 100%: "
+           "`10%` or `0.1` | `10%` |",
+           "| `cloudaware.tls.insecure_skip_verify` | `true` or `false` | "
+           "`false` |",
+           "| `defaults.interval` | duration, at least 1s | `5m` |",
+           "| `defaults.max_label_value_length` | integer, 16 to 65536 | "
+           "`1024` |",
+           "| `queries[].max_series` | integer, 1 to 1000000 | "
+           "`defaults.max_series` |",
+       }) {
+    EXPECT_NE(md.find(row), std::string::npos) << row << "\nin\n" << md;
+  }
+  // The nested sections are listed too.
+  EXPECT_NE(md.find("| `queries[].metrics[].keep_seen_for` |"),
+            std::string::npos);
+  EXPECT_NE(md.find("| `orgs[].name` |"), std::string::npos);
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #include "exporter/base/file_util.h"
 #include "exporter/base/metric_names.h"
 #include "exporter/base/text.h"
+#include "exporter/config/config_settings.h"
+#include "exporter/config/settings.h"
 #include "exporter/config/soql_refs.h"
 #include "exporter/config/yaml_reader.h"
 
@@ -26,12 +28,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr size_t kMaxConfigBytes = 16 << 20;
 // A secret file is a few dozen bytes; the limit stops a mistaken path such
 // as /dev/zero from hanging the exporter.
 constexpr size_t kMaxSecretBytes = 64 << 10;
-constexpr milliseconds kMinInterval{1000};
-constexpr int64_t kMaxSeries = 1000000;
 
 bool IsName(std::string_view s, bool allow_colon) {
   auto first = [&](char c) {
@@ -71,11 +70,6 @@ bool IsUtf8(std::string_view s) {
   return true;
 }
 
-bool IsDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(),
-                                   [](char c) { return c >= '0' && c <= '9'; });
-}
-
 class Parser : public YamlReader {
  public:
   Parser(const std::string& file, const EnvLookup& env)
@@ -88,33 +82,44 @@ class Parser : public YamlReader {
 
   // Also expands ${VAR} and checks that the result is UTF-8.
   std::string String(const Item& item) const override;
-  std::string NonEmpty(const Item& item) const;
   std::string ExpandEnv(const Item& item, const std::string& in) const;
-  milliseconds Duration(const Item& item, milliseconds min) const;
-  int64_t Integer(const Item& item, int64_t min, int64_t max) const;
-  // A byte count: an integer, or one with a KiB, MiB or GiB suffix.
-  int64_t Bytes(const Item& item, int64_t min, int64_t max) const;
-  // A share from 0 up to (not including) 1: a percentage such as 10% or
-  // 2.5%, or a fraction such as 0.1.
-  double Share(const Item& item) const;
-  size_t OneOf(const Item& item,
-               std::initializer_list<std::string_view> choices) const;
-  std::string Url(const Item& item, bool port_required,
-                  std::string* host = nullptr) const;
-  std::string ResolvePath(const std::string& path) const;
 
   CloudawareConfig ParseCloudaware(const Item& item);
+  // cloudaware.url, which must be the org's My Domain.
+  std::string OrgUrl(const Item& url) const;
   void ParseSecret(const Mapping& m, CloudawareConfig& c);
   // An org's queries: `queries` inline, then those of `query_files`.
   void ParseQueries(const Mapping& m, const Config& config, OrgConfig& org);
   void ParseQueryFile(const Item& at, const std::string& path,
                       const Config& config, OrgConfig& org);
+  OrgConfig ParseOrg(const Mapping& m, const Config& config);
+  void ParseOrgs(const Mapping& top, const Item& orgs, Config& config);
   QueryConfig ParseQuery(const Item& item, const Config& config);
+  void CheckStaleAfter(const Item& query, const Mapping& m,
+                       const QueryConfig& q) const;
+  void ParseMetrics(const Item& metrics, QueryConfig& q);
   // refs: what the query's SOQL names, if it could be read.
   MetricConfig ParseMetric(const Item& item, const QueryConfig& query,
                            const SoqlRefs* refs);
+  std::string MetricName(const Item& metric, const Item& name);
+  void ParseValue(const Item& v, const SoqlRefs* refs,
+                  MetricConfig& metric) const;
+  // `paths`: the metric's label names so far -> where they were defined.
+  void AddLabel(const Item& at, const std::string& label,
+                std::map<std::string, std::string>& paths) const;
+  void ParseLabels(const Item& labels, const SoqlRefs* refs,
+                   std::map<std::string, std::string>& paths,
+                   MetricConfig& metric) const;
+  void NeedsValue(const Item& v, const MetricConfig& metric) const;
+  void ParseExpected(const Item& v, const QueryConfig& query,
+                     MetricConfig& metric) const;
+  void CheckLabelled(const Item& key, const std::string& label,
+                     const MetricConfig& metric) const;
+  std::vector<std::string> ExpectedList(const Item& list) const;
+  void ParseKeepSeenFor(const Item& v, const QueryConfig& query,
+                        MetricConfig& metric) const;
   void CheckColumn(const Item& at, const SoqlRefs* refs,
-                   const std::string& column, const std::string& label);
+                   const std::string& column, const std::string& label) const;
   std::string LabelName(const Item& item, const std::string& name,
                         std::string_view hint = "") const;
 
@@ -177,13 +182,6 @@ std::string Parser::String(const Item& item) const {
   return s;
 }
 
-std::string Parser::NonEmpty(const Item& item) const {
-  if (item.node.IsNull()) Fail(item, "must not be empty");
-  std::string s = String(item);
-  if (s.empty()) Fail(item, "must not be empty");
-  return s;
-}
-
 // Messages here never quote the text itself: it may be the client secret.
 std::string Parser::ExpandEnv(const Item& item, const std::string& in) const {
   std::string out;
@@ -215,199 +213,36 @@ std::string Parser::ExpandEnv(const Item& item, const std::string& in) const {
   return out;
 }
 
-int64_t Parser::Integer(const Item& item, int64_t min, int64_t max) const {
-  std::string s = String(item);
-  int64_t n = IsDigits(s) && s.size() <= 12 ? std::stoll(s) : -1;
-  if (n < min || n > max) {
-    Fail(item, "must be an integer from " + std::to_string(min) + " to " +
-                   std::to_string(max) + ", got " + Quote(s));
-  }
-  return n;
-}
-
-int64_t Parser::Bytes(const Item& item, int64_t min, int64_t max) const {
-  std::string s = String(item);
-  int64_t unit = 1;
-  std::string_view digits = s;
-  for (auto [suffix, size] :
-       {std::pair{"KiB", int64_t{1} << 10}, std::pair{"MiB", int64_t{1} << 20},
-        std::pair{"GiB", int64_t{1} << 30}}) {
-    if (digits.ends_with(suffix)) {
-      digits.remove_suffix(3);
-      unit = size;
-      break;
-    }
-  }
-  int64_t n = -1;
-  if (IsDigits(digits) && digits.size() <= 12) {
-    // Compared before multiplying: twelve digits of GiB overflow int64_t.
-    int64_t count = std::stoll(std::string(digits));
-    if (count <= max / unit) n = count * unit;
-  }
-  if (n < min || n > max) {
-    Fail(item, "must be a size from " + std::to_string(min) + " to " +
-                   std::to_string(max) +
-                   " bytes (a number, or one ending in KiB, MiB or GiB), "
-                   "got " +
-                   Quote(s));
-  }
-  return n;
-}
-
-double Parser::Share(const Item& item) const {
-  std::string s = String(item);
-  std::string_view number = s;
-  const bool percent = number.ends_with('%');
-  if (percent) number.remove_suffix(1);
-  double x = -1;
-  // Digits and at most one dot: no signs, exponents, inf or nan.
-  if (!number.empty() && number.size() <= 12 &&
-      number.find_first_not_of("0123456789.") == std::string_view::npos &&
-      number.find('.') == number.rfind('.') && number.front() != '.' &&
-      number.back() != '.') {
-    std::from_chars(number.data(), number.data() + number.size(), x);
-    if (percent) x /= 100;
-  }
-  if (!(x >= 0 && x < 1)) {
-    Fail(item,
-         "must be a share below 100%, such as 10% or 0.1, got " + Quote(s));
-  }
-  return x;
-}
-
-milliseconds Parser::Duration(const Item& item, milliseconds min) const {
-  std::string s = String(item);
-  std::optional<milliseconds> d = ParseDuration(s);
-  if (!d) {
-    Fail(item, "must be a duration such as 30s, 5m or 1h, got " + Quote(s));
-  }
-  if (*d < min) {
-    Fail(item, "must be at least " + FormatDuration(min) + ", got " + Quote(s));
-  }
-  return *d;
-}
-
-size_t Parser::OneOf(const Item& item,
-                     std::initializer_list<std::string_view> choices) const {
-  std::string s = String(item);
-  auto it = std::find(choices.begin(), choices.end(), s);
-  if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
-  std::string names;
-  for (auto c : choices) {
-    names += (names.empty() ? "" : " or ") + std::string(c);
-  }
-  Fail(item, "must be " + names + ", got " + Quote(s));
-}
-
-// http(s)://host[:port] with an optional trailing slash, which is dropped.
-std::string Parser::Url(const Item& item, bool port_required,
-                        std::string* host_out) const {
-  std::string s = String(item);
-  std::string_view rest = s;
-  std::string scheme;
-  for (std::string_view prefix : {"https://", "http://"}) {
-    if (rest.starts_with(prefix)) {
-      scheme = prefix;
-      rest.remove_prefix(prefix.size());
-      break;
-    }
-  }
-  if (scheme.empty()) {
-    Fail(item, "must start with https:// or http://, got " + Quote(s));
-  }
-  if (rest.ends_with('/')) rest.remove_suffix(1);
-  // Before anything echoes the URL: user:password@ would be a credential.
-  if (rest.find('@') != std::string_view::npos) {
-    Fail(item, "must not contain user credentials");
-  }
-  if (rest.find_first_of("/?#") != std::string_view::npos) {
-    Fail(item,
-         "must be just scheme://host[:port], without a path, query or "
-         "fragment, got " +
-             Quote(s));
-  }
-  std::string_view host = rest;
-  std::optional<std::string_view> port;
-  size_t colon = rest.rfind(':');
-  if (colon != std::string_view::npos &&
-      rest.find(']', colon) == std::string_view::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  bool host_ok = !host.empty();
-  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
-  for (char c : bracketed ? host.substr(1, host.size() - 2) : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-              (bracketed && c == ':');
-    host_ok = host_ok && ok;
-  }
-  if (!host_ok) Fail(item, "has no valid host, got " + Quote(s));
-  if (port && (!IsDigits(*port) || port->size() > 5 ||
-               std::stoi(std::string(*port)) < 1 ||
-               std::stoi(std::string(*port)) > 65535)) {
-    Fail(item, "has an invalid port, got " + Quote(s));
-  }
-  if (port_required && !port) {
-    Fail(item,
-         "must include a port, such as http://proxy.example.com:3128, got " +
-             Quote(s));
-  }
-  if (host_out != nullptr) {
-    host_out->clear();
-    for (char c : host) {
-      *host_out +=
-          static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  return scheme + std::string(rest);
-}
-
-std::string Parser::ResolvePath(const std::string& path) const {
-  std::filesystem::path p(path);
-  if (p.is_absolute()) return path;
-  return (std::filesystem::path(file()).parent_path() / p).string();
-}
-
 Config Parser::Parse(std::string_view yaml) {
   YAML::Node root = LoadDocument(std::string(yaml));
   if (root.IsNull()) {
     Fail(YAML::Mark::null_mark(), "",
          "the config is empty; it needs at least cloudaware and queries");
   }
-  Mapping top = Map(
-      {root, ""}, {"cloudaware", "defaults", "queries", "query_files", "orgs"},
-      "a mapping with the keys cloudaware, defaults, queries, query_files "
-      "or orgs");
-
+  Mapping top = Map({root, ""}, Keys(TopSettings()),
+                    "a mapping with the keys " + KeyList(TopSettings()));
   Config config;
   config.file = file();
   // Before the queries, which take their defaults from it.
   if (auto defaults = top.Get("defaults")) {
-    Mapping m = Map(*defaults, {"interval", "stale_after", "max_series",
-                                "max_label_value_length"});
-    if (auto v = m.Get("interval")) {
-      config.default_interval = Duration(*v, kMinInterval);
-    }
-    if (auto v = m.Get("max_series")) {
-      config.default_max_series = Integer(*v, 1, kMaxSeries);
-    }
-    if (auto v = m.Get("max_label_value_length")) {
-      config.max_label_value_length =
-          static_cast<size_t>(Integer(*v, 16, 65536));
-    }
-    if (auto v = m.Get("stale_after")) {
-      config.default_stale_after = Duration(*v, kMinInterval);
-    }
+    ReadSection(*this, *defaults, DefaultsSettings(), config);
   }
-  std::optional<Item> orgs = top.Get("orgs");
-  if (!orgs) {
-    OrgConfig org;
-    org.cloudaware = ParseCloudaware(Required(top, "cloudaware"));
-    ParseQueries(top, config, org);
-    config.orgs.push_back(std::move(org));
-    return config;
+  if (auto orgs = top.Get("orgs")) {
+    ParseOrgs(top, *orgs, config);
+  } else {
+    config.orgs.push_back(ParseOrg(top, config));
   }
+  return config;
+}
+
+OrgConfig Parser::ParseOrg(const Mapping& m, const Config& config) {
+  OrgConfig org;
+  org.cloudaware = ParseCloudaware(Required(m, "cloudaware"));
+  ParseQueries(m, config, org);
+  return org;
+}
+
+void Parser::ParseOrgs(const Mapping& top, const Item& orgs, Config& config) {
   for (const char* key : {"cloudaware", "queries", "query_files"}) {
     if (auto v = top.Get(key)) {
       Fail(*v, std::string("with orgs, each org has its own ") + key +
@@ -415,30 +250,27 @@ Config Parser::Parse(std::string_view yaml) {
     }
   }
   several_orgs_ = true;
-  std::vector<Item> items = List(*orgs, "a list of orgs");
-  if (items.empty()) Fail(*orgs, "must list at least one org");
+  std::vector<Item> items = List(orgs, "a list of orgs");
+  if (items.empty()) Fail(orgs, "must list at least one org");
   std::map<std::string, std::string> org_paths;
   for (const Item& item : items) {
-    Mapping m = Map(item, {"name", "cloudaware", "queries", "query_files"});
-    OrgConfig org;
+    Mapping m = Map(item, Keys(OrgSettings()));
     Item name = Required(m, "name");
-    org.name = String(name);
-    if (!IsOrgName(org.name)) {
+    std::string org_name = String(name);
+    if (!IsOrgName(org_name)) {
       Fail(name,
            "must be 1 to 64 letters, digits, '_', '-' or '.', not starting "
            "with '-' or '.', got " +
-               Quote(org.name));
+               Quote(org_name));
     }
-    auto [seen, fresh] = org_paths.emplace(org.name, name.path);
+    auto [seen, fresh] = org_paths.emplace(org_name, name.path);
     if (!fresh) {
-      Fail(name, "duplicate org name " + Quote(org.name) + " (also at " +
+      Fail(name, "duplicate org name " + Quote(org_name) + " (also at " +
                      seen->second + ")");
     }
-    org.cloudaware = ParseCloudaware(Required(m, "cloudaware"));
-    ParseQueries(m, config, org);
-    config.orgs.push_back(std::move(org));
+    config.orgs.push_back(ParseOrg(m, config));
+    config.orgs.back().name = org_name;
   }
-  return config;
 }
 
 void Parser::ParseQueries(const Mapping& m, const Config& config,
@@ -498,18 +330,22 @@ void Parser::ParseQueryFile(const Item& at, const std::string& path,
 }
 
 CloudawareConfig Parser::ParseCloudaware(const Item& item) {
-  Mapping m = Map(item, {"url", "client_id", "client_secret",
-                         "client_secret_file", "client_auth", "api_version",
-                         "request_timeout", "connect_timeout", "read_timeout",
-                         "max_retries", "max_response_size", "max_concurrency",
-                         "batching", "budget_guard", "tls", "proxy_url"});
+  Mapping m = Map(item, Keys(CloudawareSettings()));
   CloudawareConfig c;
   // First, so that every later message can be scrubbed of the secret.
   ParseSecret(m, c);
+  c.url = OrgUrl(Required(m, "url"));
+  c.client_id = NonEmpty(Required(m, "client_id"));
+  ReadSettings(*this, m, CloudawareSettings(), c);
+  if (!m.Get("read_timeout")) c.read_timeout = c.request_timeout;
+  c.connect_timeout = std::min(c.connect_timeout, c.request_timeout);
+  c.read_timeout = std::min(c.read_timeout, c.request_timeout);
+  return c;
+}
 
-  Item url = Required(m, "url");
+std::string Parser::OrgUrl(const Item& url) const {
   std::string host;
-  c.url = Url(url, false, &host);
+  std::string s = Url(url, false, &host);
   // Salesforce serves the client credentials flow only on My Domain hosts;
   // the generic login hosts answer every token request with an error.
   if (host == "login.salesforce.com" || host == "test.salesforce.com" ||
@@ -520,77 +356,7 @@ CloudawareConfig Parser::ParseCloudaware(const Item& item) {
                   "works on the org's My Domain URL (Setup → My Domain), "
                   "e.g. https://acme.my.salesforce.com");
   }
-
-  c.client_id = NonEmpty(Required(m, "client_id"));
-  if (auto v = m.Get("client_auth")) {
-    c.client_auth = OneOf(*v, {"body", "basic"}) == 0 ? ClientAuth::kBody
-                                                      : ClientAuth::kBasic;
-  }
-  if (auto v = m.Get("api_version")) {
-    std::string s = String(*v);
-    std::string_view version = s;
-    if (version.starts_with('v')) version.remove_prefix(1);
-    size_t dot = version.find('.');
-    if (dot == std::string_view::npos || !IsDigits(version.substr(0, dot)) ||
-        !IsDigits(version.substr(dot + 1))) {
-      Fail(*v, "must be an API version such as 66.0, got " + Quote(s));
-    }
-    c.api_version = version;
-  }
-  if (auto v = m.Get("request_timeout")) {
-    c.request_timeout = Duration(*v, milliseconds(1));
-  }
-  if (auto v = m.Get("connect_timeout")) {
-    c.connect_timeout = Duration(*v, milliseconds(1));
-  }
-  c.read_timeout = c.request_timeout;
-  if (auto v = m.Get("read_timeout")) {
-    c.read_timeout = Duration(*v, milliseconds(1));
-  }
-  c.connect_timeout = std::min(c.connect_timeout, c.request_timeout);
-  c.read_timeout = std::min(c.read_timeout, c.request_timeout);
-  if (auto v = m.Get("max_retries")) {
-    c.max_retries = static_cast<int>(Integer(*v, 0, 10));
-  }
-  if (auto v = m.Get("max_response_size")) {
-    c.max_response_size = Bytes(*v, 1024, int64_t{1} << 32);
-  }
-  if (auto v = m.Get("max_concurrency")) {
-    c.max_concurrency = static_cast<int>(Integer(*v, 1, 64));
-  }
-  if (auto v = m.Get("batching")) {
-    c.batching = OneOf(*v, {"none", "composite"}) == 0 ? Batching::kNone
-                                                       : Batching::kComposite;
-  }
-  if (auto v = m.Get("budget_guard")) {
-    Mapping guard = Map(*v, {"min_remaining", "max_stretch"});
-    if (auto min = guard.Get("min_remaining")) {
-      c.budget_min_remaining = Share(*min);
-    }
-    if (auto max = guard.Get("max_stretch")) {
-      c.budget_max_stretch = static_cast<double>(Integer(*max, 1, 100));
-    }
-  }
-  if (auto v = m.Get("tls")) {
-    Mapping tls = Map(*v, {"ca_file", "insecure_skip_verify"});
-    if (auto ca = tls.Get("ca_file")) {
-      std::string path = String(*ca);
-      if (!path.empty()) {
-        c.tls.ca_file = ResolvePath(path);
-        std::string pem;
-        if (auto err = ReadFile(c.tls.ca_file, kMaxConfigBytes, &pem)) {
-          Fail(*ca, "cannot read CA file " + c.tls.ca_file + ": " + *err);
-        }
-      }
-    }
-    if (auto skip = tls.Get("insecure_skip_verify")) {
-      c.tls.insecure_skip_verify = Bool(*skip);
-    }
-  }
-  if (auto v = m.Get("proxy_url")) {
-    if (!String(*v).empty()) c.proxy_url = Url(*v, true);
-  }
-  return c;
+  return s;
 }
 
 void Parser::ParseSecret(const Mapping& m, CloudawareConfig& c) {
@@ -619,8 +385,7 @@ void Parser::ParseSecret(const Mapping& m, CloudawareConfig& c) {
 }
 
 QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
-  Mapping m = Map(item, {"name", "soql", "interval", "stale_after",
-                         "max_series", "metrics"});
+  Mapping m = Map(item, Keys(QuerySettings()));
   QueryConfig q;
   Item name = Required(m, "name");
   q.name = String(name);
@@ -634,27 +399,30 @@ QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
                    seen->second + ")");
   }
   q.soql = NonEmpty(Required(m, "soql"));
+  q.interval = config.default_interval;
+  q.stale_after = config.default_stale_after;
+  q.max_series = config.default_max_series;
+  ReadSettings(*this, m, QuerySettings(), q);
+  CheckStaleAfter(item, m, q);
+  ParseMetrics(Required(m, "metrics"), q);
+  return q;
+}
 
+void Parser::CheckStaleAfter(const Item& query, const Mapping& m,
+                             const QueryConfig& q) const {
+  if (q.stale_after >= q.interval) return;
   std::optional<Item> interval = m.Get("interval");
   std::optional<Item> stale_after = m.Get("stale_after");
-  q.interval =
-      interval ? Duration(*interval, kMinInterval) : config.default_interval;
-  q.stale_after = stale_after ? Duration(*stale_after, kMinInterval)
-                              : config.default_stale_after;
-  if (q.stale_after < q.interval) {
-    // Point at the setting the user most likely has to change.
-    Item at = stale_after ? *stale_after : interval ? *interval : item;
-    Fail(at, "stale_after (" + FormatDuration(q.stale_after) +
-                 (stale_after ? "" : ", from defaults") +
-                 ") must not be shorter than interval (" +
-                 FormatDuration(q.interval) +
-                 (interval ? "" : ", from defaults") + ")");
-  }
+  // Point at the setting the user most likely has to change.
+  Item at = stale_after ? *stale_after : interval ? *interval : query;
+  Fail(at, "stale_after (" + FormatDuration(q.stale_after) +
+               (stale_after ? "" : ", from defaults") +
+               ") must not be shorter than interval (" +
+               FormatDuration(q.interval) +
+               (interval ? "" : ", from defaults") + ")");
+}
 
-  q.max_series = config.default_max_series;
-  if (auto v = m.Get("max_series")) q.max_series = Integer(*v, 1, kMaxSeries);
-
-  Item metrics = Required(m, "metrics");
+void Parser::ParseMetrics(const Item& metrics, QueryConfig& q) {
   std::vector<Item> items = List(metrics, "a list of metrics");
   if (items.empty()) Fail(metrics, "must list at least one metric");
   // SOQL that cannot be read here is left to the API to judge.
@@ -666,13 +434,13 @@ QueryConfig Parser::ParseQuery(const Item& item, const Config& config) {
   for (const Item& metric : items) {
     q.metrics.push_back(ParseMetric(metric, q, refs ? &*refs : nullptr));
   }
-  return q;
 }
 
 // A value: or labels: column the result lacks would not fail a run: the
 // value would be missing from every row, or the label empty.
 void Parser::CheckColumn(const Item& at, const SoqlRefs* refs,
-                         const std::string& column, const std::string& label) {
+                         const std::string& column,
+                         const std::string& label) const {
   if (refs == nullptr || HasColumn(*refs, column)) return;
   Fail(at, "no column \"" + column + "\"" +
                (label.empty() ? "" : " for label " + label) +
@@ -681,158 +449,177 @@ void Parser::CheckColumn(const Item& at, const SoqlRefs* refs,
 
 MetricConfig Parser::ParseMetric(const Item& item, const QueryConfig& query,
                                  const SoqlRefs* refs) {
-  Mapping m = Map(item, {"name", "help", "value", "labels", "const_labels",
-                         "expected_values", "keep_seen_for"});
+  Mapping m = Map(item, Keys(MetricSettings()));
   MetricConfig metric;
-  Item name = Required(m, "name");
-  metric.name = String(name);
-  if (!IsName(metric.name, true)) {
-    Fail(name, "invalid metric name " + Quote(metric.name) +
-                   ": must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-  }
-  if (metric.name.starts_with("cloudaware_exporter_") ||
-      IsSelfMetricName(metric.name)) {
-    Fail(name, Quote(metric.name) +
-                   " is reserved for the exporter's own metrics; pick "
-                   "another name");
-  }
-  if (metric.name.starts_with("process_")) {
-    Fail(name, Quote(metric.name) +
-                   " is reserved: process_ metrics describe the exporter "
-                   "process; pick another name");
-  }
-  auto [seen, fresh] = metric_paths_.emplace(
-      metric.name, Where(file(), config_file_, item.path));
-  if (!fresh) {
-    Fail(name, "duplicate metric name " + Quote(metric.name) + " (also at " +
-                   seen->second + ")");
-  }
-
+  metric.name = MetricName(item, Required(m, "name"));
   metric.help = "Result of the " + query.name + " query.";
-  if (auto v = m.Get("help")) {
-    std::string help = String(*v);
-    if (!help.empty()) metric.help = help;
-  }
-  if (auto v = m.Get("value")) {
-    metric.value = String(*v);
-    if (metric.value.empty()) {
-      Fail(*v,
-           "must not be empty; omit value to export the row count "
-           "(totalSize)");
-    }
-    // value: 1 (or any finite number) rather than a column name.
-    metric.constant = ParseNumber(metric.value);
-    if (!metric.constant) CheckColumn(*v, refs, metric.value, "");
-  }
-
+  ReadSettings(*this, m, MetricSettings(), metric);
+  if (auto v = m.Get("value")) ParseValue(*v, refs, metric);
   std::map<std::string, std::string> label_paths;  // label name -> path
-  auto add_label = [&](const Item& at, const std::string& label) {
-    if (several_orgs_ && label == "org") {
-      Fail(at,
-           "the org label is set from the org's name in orgs; pick another "
-           "label name");
-    }
-    auto [other, added] = label_paths.emplace(label, at.path);
-    if (!added) {
-      Fail(at, "duplicate label name " + Quote(label) + " (also at " +
-                   other->second + ")");
-    }
-  };
-  if (auto labels = m.Get("labels")) {
-    if (labels->node.IsSequence()) {
-      for (const Item& column : List(*labels, "a list")) {
-        std::string label = LabelName(
-            column, String(column),
-            "; to export a column under another name, write labels as a "
-            "mapping {label: column}");
-        add_label(column, label);
-        CheckColumn(column, refs, label, label);
-        metric.labels.emplace_back(label, label);
-      }
-    } else if (labels->node.IsMap()) {
-      for (const auto& e : Map(*labels, {}).entries) {
-        Item key{e.key_node, e.value.path};
-        std::string label = LabelName(key, e.key);
-        add_label(key, label);
-        metric.labels.emplace_back(label, NonEmpty(e.value));
-        CheckColumn(e.value, refs, metric.labels.back().second, label);
-      }
-    } else {
-      Fail(*labels,
-           "must be a list of result columns or a mapping of "
-           "label: column, got " +
-               KindName(labels->node));
-    }
-  }
+  if (auto v = m.Get("labels")) ParseLabels(*v, refs, label_paths, metric);
   if (auto labels = m.Get("labels"); labels && metric.value.empty()) {
     // ToFamily() reads labels from the rows of a value column only.
     Fail(*labels,
          "labels need a value: column; without value the metric is the "
          "query's row count (totalSize), one series");
   }
-  if (auto const_labels = m.Get("const_labels")) {
-    Mapping cl = Map(*const_labels, {}, "a mapping of label: value");
+  if (auto v = m.Get("const_labels")) {
+    Mapping cl = Map(*v, {}, "a mapping of label: value");
     for (const auto& e : cl.entries) {
       Item key{e.key_node, e.value.path};
-      std::string label = LabelName(key, e.key);
-      add_label(key, label);
-      metric.const_labels.emplace_back(label, NonEmpty(e.value));
+      AddLabel(key, LabelName(key, e.key), label_paths);
+      metric.const_labels.emplace_back(e.key, NonEmpty(e.value));
     }
     std::sort(metric.const_labels.begin(), metric.const_labels.end());
   }
-
-  // A metric without a value column is the row count: one series that never
-  // vanishes, so there is nothing to fill.
-  const std::string needs_value =
-      "needs a value column; without one the metric is the row count, a "
-      "single series that never vanishes";
-  if (auto v = m.Get("expected_values")) {
-    if (metric.value.empty()) Fail(*v, needs_value);
-    Mapping expected = Map(*v, {}, "a mapping of label: [values]");
-    if (expected.entries.empty()) Fail(*v, "must name at least one label");
-    size_t combinations = 1;
-    for (const auto& e : expected.entries) {
-      Item key{e.key_node, e.value.path};
-      bool labelled =
-          std::any_of(metric.labels.begin(), metric.labels.end(),
-                      [&e](const auto& label) { return label.first == e.key; });
-      if (!labelled) {
-        std::string names;
-        for (const auto& label : metric.labels) {
-          names += (names.empty() ? "" : ", ") + label.first;
-        }
-        Fail(key, Quote(e.key) + " is not one of the metric's labels" +
-                      (names.empty() ? " (it has none)" : " (" + names + ")"));
-      }
-      std::vector<std::string> values;
-      for (const Item& value : List(e.value, "a list of label values")) {
-        std::string text = String(value);
-        if (std::find(values.begin(), values.end(), text) != values.end()) {
-          Fail(value, "duplicate value " + Quote(text));
-        }
-        values.push_back(std::move(text));
-      }
-      if (values.empty()) Fail(e.value, "must list at least one value");
-      combinations *= values.size();
-      if (combinations > static_cast<size_t>(query.max_series)) {
-        Fail(*v, "makes more than max_series (" +
-                     std::to_string(query.max_series) +
-                     ") combinations of values");
-      }
-      metric.expected_values.emplace_back(e.key, std::move(values));
-    }
-  }
-  if (auto v = m.Get("keep_seen_for")) {
-    if (metric.value.empty()) Fail(*v, needs_value);
-    metric.keep_seen_for = Duration(*v, kMinInterval);
-    if (metric.keep_seen_for <= query.interval) {
-      Fail(*v, "keep_seen_for (" + FormatDuration(metric.keep_seen_for) +
-                   ") must be longer than the query's interval (" +
-                   FormatDuration(query.interval) +
-                   "), or a label set is forgotten before the next run");
-    }
-  }
+  if (auto v = m.Get("expected_values")) ParseExpected(*v, query, metric);
+  if (auto v = m.Get("keep_seen_for")) ParseKeepSeenFor(*v, query, metric);
   return metric;
+}
+
+std::string Parser::MetricName(const Item& metric, const Item& name) {
+  std::string s = String(name);
+  if (!IsName(s, true)) {
+    Fail(name, "invalid metric name " + Quote(s) +
+                   ": must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+  }
+  if (s.starts_with("cloudaware_exporter_") || IsSelfMetricName(s)) {
+    Fail(name, Quote(s) +
+                   " is reserved for the exporter's own metrics; pick "
+                   "another name");
+  }
+  if (s.starts_with("process_")) {
+    Fail(name, Quote(s) +
+                   " is reserved: process_ metrics describe the exporter "
+                   "process; pick another name");
+  }
+  auto [seen, fresh] =
+      metric_paths_.emplace(s, Where(file(), config_file_, metric.path));
+  if (!fresh) {
+    Fail(name, "duplicate metric name " + Quote(s) + " (also at " +
+                   seen->second + ")");
+  }
+  return s;
+}
+
+void Parser::ParseValue(const Item& v, const SoqlRefs* refs,
+                        MetricConfig& metric) const {
+  metric.value = String(v);
+  if (metric.value.empty()) {
+    Fail(v,
+         "must not be empty; omit value to export the row count "
+         "(totalSize)");
+  }
+  // value: 1 (or any finite number) rather than a column name.
+  metric.constant = ParseNumber(metric.value);
+  if (!metric.constant) CheckColumn(v, refs, metric.value, "");
+}
+
+void Parser::AddLabel(const Item& at, const std::string& label,
+                      std::map<std::string, std::string>& paths) const {
+  if (several_orgs_ && label == "org") {
+    Fail(at,
+         "the org label is set from the org's name in orgs; pick another "
+         "label name");
+  }
+  auto [other, added] = paths.emplace(label, at.path);
+  if (!added) {
+    Fail(at, "duplicate label name " + Quote(label) + " (also at " +
+                 other->second + ")");
+  }
+}
+
+void Parser::ParseLabels(const Item& labels, const SoqlRefs* refs,
+                         std::map<std::string, std::string>& paths,
+                         MetricConfig& metric) const {
+  if (labels.node.IsSequence()) {
+    for (const Item& column : List(labels, "a list")) {
+      std::string label = LabelName(
+          column, String(column),
+          "; to export a column under another name, write labels as a "
+          "mapping {label: column}");
+      AddLabel(column, label, paths);
+      CheckColumn(column, refs, label, label);
+      metric.labels.emplace_back(label, label);
+    }
+  } else if (labels.node.IsMap()) {
+    for (const auto& e : Map(labels, {}).entries) {
+      Item key{e.key_node, e.value.path};
+      std::string label = LabelName(key, e.key);
+      AddLabel(key, label, paths);
+      metric.labels.emplace_back(label, NonEmpty(e.value));
+      CheckColumn(e.value, refs, metric.labels.back().second, label);
+    }
+  } else {
+    Fail(labels,
+         "must be a list of result columns or a mapping of "
+         "label: column, got " +
+             KindName(labels.node));
+  }
+}
+
+// A metric without a value column is the row count: one series that never
+// vanishes, so there is nothing to fill.
+void Parser::NeedsValue(const Item& v, const MetricConfig& metric) const {
+  if (!metric.value.empty()) return;
+  Fail(v,
+       "needs a value column; without one the metric is the row count, a "
+       "single series that never vanishes");
+}
+
+void Parser::ParseExpected(const Item& v, const QueryConfig& query,
+                           MetricConfig& metric) const {
+  NeedsValue(v, metric);
+  Mapping expected = Map(v, {}, "a mapping of label: [values]");
+  if (expected.entries.empty()) Fail(v, "must name at least one label");
+  size_t combinations = 1;
+  for (const auto& e : expected.entries) {
+    CheckLabelled(Item{e.key_node, e.value.path}, e.key, metric);
+    std::vector<std::string> values = ExpectedList(e.value);
+    combinations *= values.size();
+    if (combinations > static_cast<size_t>(query.max_series)) {
+      Fail(v, "makes more than max_series (" +
+                  std::to_string(query.max_series) +
+                  ") combinations of values");
+    }
+    metric.expected_values.emplace_back(e.key, std::move(values));
+  }
+}
+
+void Parser::CheckLabelled(const Item& key, const std::string& label,
+                           const MetricConfig& metric) const {
+  std::string names;
+  for (const auto& [name, column] : metric.labels) {
+    if (name == label) return;
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  Fail(key, Quote(label) + " is not one of the metric's labels" +
+                (names.empty() ? " (it has none)" : " (" + names + ")"));
+}
+
+std::vector<std::string> Parser::ExpectedList(const Item& list) const {
+  std::vector<std::string> values;
+  for (const Item& value : List(list, "a list of label values")) {
+    std::string text = String(value);
+    if (std::find(values.begin(), values.end(), text) != values.end()) {
+      Fail(value, "duplicate value " + Quote(text));
+    }
+    values.push_back(std::move(text));
+  }
+  if (values.empty()) Fail(list, "must list at least one value");
+  return values;
+}
+
+void Parser::ParseKeepSeenFor(const Item& v, const QueryConfig& query,
+                              MetricConfig& metric) const {
+  NeedsValue(v, metric);
+  metric.keep_seen_for = Duration(v, kMinInterval);
+  if (metric.keep_seen_for <= query.interval) {
+    Fail(v, "keep_seen_for (" + FormatDuration(metric.keep_seen_for) +
+                ") must be longer than the query's interval (" +
+                FormatDuration(query.interval) +
+                "), or a label set is forgotten before the next run");
+  }
 }
 
 std::string Parser::LabelName(const Item& item, const std::string& name,
@@ -846,36 +633,6 @@ std::string Parser::LabelName(const Item& item, const std::string& name,
                    ": names starting with __ are reserved for Prometheus");
   }
   return name;
-}
-
-// For RedactedYaml: ExpandEnv reads "$$" back as "$".
-std::string FormatShare(double share) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%g%%", share * 100);
-  return buffer;
-}
-
-// A config value for the dump: "$" doubled, so that ${...} is not expanded
-// on loading it back.
-struct Escaped {
-  std::string text;
-};
-
-Escaped Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) out += c == '$' ? std::string("$$") : std::string(1, c);
-  return {out};
-}
-
-// yaml-cpp writes a value with a trailing carriage return plain, and it
-// reads back without it; double quotes escape every control character.
-YAML::Emitter& operator<<(YAML::Emitter& out, const Escaped& value) {
-  bool control = std::any_of(value.text.begin(), value.text.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-  if (control) out << YAML::DoubleQuoted;
-  return out << value.text;
 }
 
 }  // namespace
@@ -922,89 +679,16 @@ namespace {
 
 void EmitCloudaware(YAML::Emitter& out, const CloudawareConfig& c) {
   out << YAML::Key << "cloudaware" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "url" << YAML::Value << Escape(c.url);
-  out << YAML::Key << "client_id" << YAML::Value << Escape(c.client_id);
-  if (c.client_secret_file.empty()) {
-    out << YAML::Key << "client_secret" << YAML::Value
-        << c.client_secret.ToString();
-  } else {
-    out << YAML::Key << "client_secret_file" << YAML::Value
-        << Escape(c.client_secret_file);
-  }
-  out << YAML::Key << "client_auth" << YAML::Value
-      << (c.client_auth == ClientAuth::kBody ? "body" : "basic");
-  out << YAML::Key << "api_version" << YAML::Value << YAML::DoubleQuoted
-      << c.api_version;
-  out << YAML::Key << "request_timeout" << YAML::Value
-      << FormatDuration(c.request_timeout);
-  out << YAML::Key << "connect_timeout" << YAML::Value
-      << FormatDuration(c.connect_timeout);
-  out << YAML::Key << "read_timeout" << YAML::Value
-      << FormatDuration(c.read_timeout);
-  out << YAML::Key << "max_retries" << YAML::Value << c.max_retries;
-  out << YAML::Key << "max_response_size" << YAML::Value << c.max_response_size;
-  out << YAML::Key << "max_concurrency" << YAML::Value << c.max_concurrency;
-  out << YAML::Key << "batching" << YAML::Value
-      << (c.batching == Batching::kNone ? "none" : "composite");
-  out << YAML::Key << "budget_guard" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "min_remaining" << YAML::Value
-      << FormatShare(c.budget_min_remaining);
-  out << YAML::Key << "max_stretch" << YAML::Value << c.budget_max_stretch;
-  out << YAML::EndMap;
-  out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "ca_file" << YAML::Value << Escape(c.tls.ca_file);
-  out << YAML::Key << "insecure_skip_verify" << YAML::Value
-      << YAML::TrueFalseBool << c.tls.insecure_skip_verify;
-  out << YAML::EndMap;
-  out << YAML::Key << "proxy_url" << YAML::Value << Escape(c.proxy_url);
+  DumpSettings(out, CloudawareSettings(), c);
   out << YAML::EndMap;
 }
 
 void EmitQueries(YAML::Emitter& out, const std::vector<QueryConfig>& queries) {
-  auto label_map = [&](const char* key, const auto& pairs) {
-    if (pairs.empty()) return;
-    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
-    for (const auto& [name, value] : pairs) {
-      out << YAML::Key << name << YAML::Value << Escape(value);
-    }
-    out << YAML::EndMap;
-  };
   out << YAML::Key << "queries" << YAML::Value << YAML::BeginSeq;
   for (const QueryConfig& q : queries) {
     out << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value << Escape(q.name);
-    out << YAML::Key << "soql" << YAML::Value << Escape(q.soql);
-    out << YAML::Key << "interval" << YAML::Value << FormatDuration(q.interval);
-    out << YAML::Key << "stale_after" << YAML::Value
-        << FormatDuration(q.stale_after);
-    out << YAML::Key << "max_series" << YAML::Value << q.max_series;
-    out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
-    for (const MetricConfig& metric : q.metrics) {
-      out << YAML::BeginMap;
-      out << YAML::Key << "name" << YAML::Value << Escape(metric.name);
-      out << YAML::Key << "help" << YAML::Value << Escape(metric.help);
-      if (!metric.value.empty()) {
-        out << YAML::Key << "value" << YAML::Value << Escape(metric.value);
-      }
-      label_map("labels", metric.labels);
-      label_map("const_labels", metric.const_labels);
-      if (!metric.expected_values.empty()) {
-        out << YAML::Key << "expected_values" << YAML::Value << YAML::BeginMap;
-        for (const auto& [label, values] : metric.expected_values) {
-          out << YAML::Key << label << YAML::Value << YAML::Flow
-              << YAML::BeginSeq;
-          for (const std::string& value : values) out << Escape(value);
-          out << YAML::EndSeq;
-        }
-        out << YAML::EndMap;
-      }
-      if (metric.keep_seen_for.count() > 0) {
-        out << YAML::Key << "keep_seen_for" << YAML::Value
-            << FormatDuration(metric.keep_seen_for);
-      }
-      out << YAML::EndMap;
-    }
-    out << YAML::EndSeq << YAML::EndMap;
+    DumpSettings(out, QuerySettings(), q);
+    out << YAML::EndMap;
   }
   out << YAML::EndSeq;
 }
@@ -1018,15 +702,8 @@ std::string RedactedYaml(const Config& config) {
       config.orgs.size() != 1 || !config.orgs[0].name.empty();
   if (!several_orgs) EmitCloudaware(out, config.orgs[0].cloudaware);
   out << YAML::Key << "defaults" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "interval" << YAML::Value
-      << FormatDuration(config.default_interval);
-  out << YAML::Key << "stale_after" << YAML::Value
-      << FormatDuration(config.default_stale_after);
-  out << YAML::Key << "max_series" << YAML::Value << config.default_max_series;
-  out << YAML::Key << "max_label_value_length" << YAML::Value
-      << config.max_label_value_length;
+  DumpSettings(out, DefaultsSettings(), config);
   out << YAML::EndMap;
-
   if (!several_orgs) {
     EmitQueries(out, config.orgs[0].queries);
   } else {

@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
+
+#include "exporter/base/duration.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -41,6 +45,24 @@ class FirstContent : public YAML::EventHandler {
     if (!mark) mark = m;
   }
 };
+
+// A name or an IPv4 address, or an IPv6 address in brackets.
+bool IsHost(std::string_view host) {
+  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) host = host.substr(1, host.size() - 2);
+  return !host.empty() &&
+         std::all_of(host.begin(), host.end(), [bracketed](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                  (bracketed && c == ':');
+         });
+}
+
+bool IsPort(std::string_view port) {
+  return IsDigits(port) && port.size() <= 5 &&
+         std::stoi(std::string(port)) >= 1 &&
+         std::stoi(std::string(port)) <= 65535;
+}
 
 }  // namespace
 
@@ -87,6 +109,11 @@ std::string KindName(const YAML::Node& node) {
   }
 }
 
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::string Child(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
@@ -114,7 +141,7 @@ void YamlReader::Fail(const YAML::Mark& mark, const std::string& path,
 }
 
 YamlReader::Mapping YamlReader::Map(
-    const Item& item, std::initializer_list<std::string_view> known,
+    const Item& item, const std::vector<std::string_view>& known,
     const std::string& what,
     const std::function<void(const Item& key)>& check_key) const {
   if (!item.node.IsMap()) {
@@ -190,6 +217,159 @@ bool YamlReader::Bool(const Item& item) const {
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
   Fail(item, "must be true or false, got " + Quote(s));
+}
+
+std::string YamlReader::NonEmpty(const Item& item) const {
+  if (item.node.IsNull()) Fail(item, "must not be empty");
+  std::string s = String(item);
+  if (s.empty()) Fail(item, "must not be empty");
+  return s;
+}
+
+int64_t YamlReader::Integer(const Item& item, int64_t min, int64_t max) const {
+  std::string s = String(item);
+  int64_t n = IsDigits(s) && s.size() <= 12 ? std::stoll(s) : -1;
+  if (n < min || n > max) {
+    Fail(item, "must be an integer from " + std::to_string(min) + " to " +
+                   std::to_string(max) + ", got " + Quote(s));
+  }
+  return n;
+}
+
+int64_t YamlReader::Bytes(const Item& item, int64_t min, int64_t max) const {
+  std::string s = String(item);
+  int64_t unit = 1;
+  std::string_view digits = s;
+  for (auto [suffix, size] :
+       {std::pair{"KiB", int64_t{1} << 10}, std::pair{"MiB", int64_t{1} << 20},
+        std::pair{"GiB", int64_t{1} << 30}}) {
+    if (digits.ends_with(suffix)) {
+      digits.remove_suffix(3);
+      unit = size;
+      break;
+    }
+  }
+  int64_t n = -1;
+  if (IsDigits(digits) && digits.size() <= 12) {
+    // Compared before multiplying: twelve digits of GiB overflow int64_t.
+    int64_t count = std::stoll(std::string(digits));
+    if (count <= max / unit) n = count * unit;
+  }
+  if (n < min || n > max) {
+    Fail(item, "must be a size from " + std::to_string(min) + " to " +
+                   std::to_string(max) +
+                   " bytes (a number, or one ending in KiB, MiB or GiB), "
+                   "got " +
+                   Quote(s));
+  }
+  return n;
+}
+
+double YamlReader::Share(const Item& item) const {
+  std::string s = String(item);
+  std::string_view number = s;
+  const bool percent = number.ends_with('%');
+  if (percent) number.remove_suffix(1);
+  double x = -1;
+  // Digits and at most one dot: no signs, exponents, inf or nan.
+  if (!number.empty() && number.size() <= 12 &&
+      number.find_first_not_of("0123456789.") == std::string_view::npos &&
+      number.find('.') == number.rfind('.') && number.front() != '.' &&
+      number.back() != '.') {
+    std::from_chars(number.data(), number.data() + number.size(), x);
+    if (percent) x /= 100;
+  }
+  if (!(x >= 0 && x < 1)) {
+    Fail(item,
+         "must be a share below 100%, such as 10% or 0.1, got " + Quote(s));
+  }
+  return x;
+}
+
+std::chrono::milliseconds YamlReader::Duration(
+    const Item& item, std::chrono::milliseconds min) const {
+  std::string s = String(item);
+  std::optional<std::chrono::milliseconds> d = ParseDuration(s);
+  if (!d) {
+    Fail(item, "must be a duration such as 30s, 5m or 1h, got " + Quote(s));
+  }
+  if (*d < min) {
+    Fail(item, "must be at least " + FormatDuration(min) + ", got " + Quote(s));
+  }
+  return *d;
+}
+
+size_t YamlReader::OneOf(const Item& item,
+                         const std::vector<std::string_view>& choices,
+                         Choices wording) const {
+  std::string s = String(item);
+  auto it = std::find(choices.begin(), choices.end(), s);
+  if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
+  const char* separator = wording == Choices::kOr ? " or " : ", ";
+  std::string names = wording == Choices::kOr ? "" : "one of ";
+  for (size_t i = 0; i < choices.size(); ++i) {
+    names += (i == 0 ? "" : separator) + std::string(choices[i]);
+  }
+  Fail(item, "must be " + names + ", got " + Quote(s));
+}
+
+std::string YamlReader::Url(const Item& item, bool port_required,
+                            std::string* host_out) const {
+  std::string s = String(item);
+  std::string_view rest = s;
+  std::string scheme;
+  for (std::string_view prefix : {"https://", "http://"}) {
+    if (rest.starts_with(prefix)) {
+      scheme = prefix;
+      rest.remove_prefix(prefix.size());
+      break;
+    }
+  }
+  if (scheme.empty()) {
+    Fail(item, "must start with https:// or http://, got " + Quote(s));
+  }
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  // Before anything echoes the URL: user:password@ would be a credential.
+  if (rest.find('@') != std::string_view::npos) {
+    Fail(item, "must not contain user credentials");
+  }
+  if (rest.find_first_of("/?#") != std::string_view::npos) {
+    Fail(item,
+         "must be just scheme://host[:port], without a path, query or "
+         "fragment, got " +
+             Quote(s));
+  }
+  std::string_view host = rest;
+  std::optional<std::string_view> port;
+  size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos &&
+      rest.find(']', colon) == std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  if (!IsHost(host)) Fail(item, "has no valid host, got " + Quote(s));
+  if (port && !IsPort(*port)) {
+    Fail(item, "has an invalid port, got " + Quote(s));
+  }
+  if (port_required && !port) {
+    Fail(item,
+         "must include a port, such as http://proxy.example.com:3128, got " +
+             Quote(s));
+  }
+  if (host_out != nullptr) {
+    host_out->clear();
+    for (char c : host) {
+      *host_out +=
+          static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return scheme + std::string(rest);
+}
+
+std::string YamlReader::ResolvePath(const std::string& path) const {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(file()).parent_path() / p).string();
 }
 
 }  // namespace cloudaware_exporter

@@ -7,9 +7,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ std::string KindName(const YAML::Node& node);
 
 // The path of `key` below `path` ("cloudaware.url"); just `key` at the top.
 std::string Child(const std::string& path, std::string_view key);
+
+// One or more ASCII digits, nothing else.
+bool IsDigits(std::string_view s);
 
 // The base of a file's parser. The parser adds its own fields and rules and
 // decides, in Throw(), which exception a finished message becomes. One
@@ -57,7 +61,55 @@ class YamlReader {
     std::optional<Item> Get(std::string_view key) const;
   };
 
+  // How OneOf() lists the choices: "must be a or b" in the config, "must
+  // be one of a, b, c" in the web config, whose users know exporter-toolkit.
+  enum class Choices { kOr, kOneOf };
+
   virtual ~YamlReader() = default;
+
+  // Without the position when `mark` is null, without the path when `path`
+  // is empty.
+  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& path,
+                         const std::string& problem) const;
+  [[noreturn]] void Fail(const Item& item, const std::string& problem) const {
+    Fail(item.node.Mark(), item.path, problem);
+  }
+
+  // `what` is what the node must be, for the message. `known` empty: any
+  // key is allowed. `check_key`, if set, sees each key first, in document
+  // order, and may Fail() on it.
+  Mapping Map(
+      const Item& item, const std::vector<std::string_view>& known,
+      const std::string& what = "a mapping",
+      const std::function<void(const Item& key)>& check_key = nullptr) const;
+  std::vector<Item> List(const Item& item,
+                         const std::string& what = "a list") const;
+  Item Required(const Mapping& m, std::string_view key) const;
+
+  // The typed reads of one scalar, shared by both files' settings. Each
+  // reads through String(), so that a parser that rewrites scalars (the
+  // config expands ${VAR}) does so everywhere, and Fail()s with "must be
+  // ..., got '<text>'".
+  virtual std::string String(const Item& item) const;
+  std::string NonEmpty(const Item& item) const;
+  bool Bool(const Item& item) const;
+  int64_t Integer(const Item& item, int64_t min, int64_t max) const;
+  // A byte count: an integer, or one with a KiB, MiB or GiB suffix.
+  int64_t Bytes(const Item& item, int64_t min, int64_t max) const;
+  // A share from 0 up to (not including) 1: a percentage such as 10% or
+  // 2.5%, or a fraction such as 0.1.
+  double Share(const Item& item) const;
+  std::chrono::milliseconds Duration(const Item& item,
+                                     std::chrono::milliseconds min) const;
+  // The index of the choice the scalar names.
+  size_t OneOf(const Item& item, const std::vector<std::string_view>& choices,
+               Choices wording = Choices::kOr) const;
+  // http(s)://host[:port]; a trailing slash is dropped. `host`, if set,
+  // receives the host in lower case.
+  std::string Url(const Item& item, bool port_required,
+                  std::string* host = nullptr) const;
+  // A path from the file, resolved against the file's directory.
+  std::string ResolvePath(const std::string& path) const;
 
  protected:
   explicit YamlReader(std::string file) : file_(std::move(file)) {}
@@ -68,32 +120,9 @@ class YamlReader {
   // query_files): messages then name the file being read.
   void set_file(std::string file) { file_ = std::move(file); }
 
-  // Without the position when `mark` is null, without the path when `path`
-  // is empty.
-  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& path,
-                         const std::string& problem) const;
-  [[noreturn]] void Fail(const Item& item, const std::string& problem) const {
-    Fail(item.node.Mark(), item.path, problem);
-  }
-
   // Parses text that must hold one YAML document; Fail()s on a syntax
   // error or a second document.
   YAML::Node LoadDocument(const std::string& yaml) const;
-
-  // `what` is what the node must be, for the message. `known` empty: any
-  // key is allowed. `check_key`, if set, sees each key first, in document
-  // order, and may Fail() on it.
-  Mapping Map(
-      const Item& item, std::initializer_list<std::string_view> known,
-      const std::string& what = "a mapping",
-      const std::function<void(const Item& key)>& check_key = nullptr) const;
-  std::vector<Item> List(const Item& item,
-                         const std::string& what = "a list") const;
-  Item Required(const Mapping& m, std::string_view key) const;
-  // The scalar's text. Bool() reads through it, so that a parser that
-  // rewrites scalars (the config expands ${VAR}) does so everywhere.
-  virtual std::string String(const Item& item) const;
-  bool Bool(const Item& item) const;
 
  private:
   // Throws the parser's own error type with `message`.

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <initializer_list>
 
 #include "exporter/base/file_util.h"
@@ -91,10 +90,17 @@ class Parser : public YamlReader {
   Mapping Map(const Item& item, std::initializer_list<std::string_view> known,
               std::initializer_list<std::string_view> unsupported = {}) const;
   size_t OneOf(const Item& item,
-               std::initializer_list<std::string_view> choices) const;
+               const std::vector<std::string_view>& choices) const {
+    return YamlReader::OneOf(item, choices, Choices::kOneOf);
+  }
   WebConfigFile File(const Item& item) const;
 
   std::optional<WebTlsConfig> ParseTls(const Item& item) const;
+  ClientAuthType ClientAuth(const Item& item) const;
+  void ParseVersions(const Mapping& m, WebTlsConfig& tls) const;
+  // Go's names in, OpenSSL's out; TLS 1.3 suites are left out.
+  std::vector<std::string> CipherSuites(const Item& list) const;
+  std::vector<std::string> Curves(const Item& list) const;
   void ParseHttp(const Item& item, WebConfig& config) const;
   void ParseUsers(const Item& item, WebConfig& config) const;
 };
@@ -118,24 +124,8 @@ YamlReader::Mapping Parser::Map(
   });
 }
 
-size_t Parser::OneOf(const Item& item,
-                     std::initializer_list<std::string_view> choices) const {
-  const std::string s = String(item);
-  auto it = std::find(choices.begin(), choices.end(), s);
-  if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
-  std::string names;
-  for (auto c : choices) {
-    names += (names.empty() ? "" : ", ") + std::string(c);
-  }
-  Fail(item, "must be one of " + names + ", got " + Quote(s));
-}
-
 WebConfigFile Parser::File(const Item& item) const {
-  const std::string s = String(item);
-  if (s.empty()) Fail(item, "must not be empty");
-  std::filesystem::path p(s);
-  if (!p.is_absolute()) p = std::filesystem::path(file()).parent_path() / p;
-  WebConfigFile f{p.string(), Where(item)};
+  WebConfigFile f{ResolvePath(NonEmpty(item)), Where(item)};
   std::string content;
   if (auto err = ReadFile(f.path, kMaxPemBytes, &content)) {
     Fail(item, "cannot read " + f.path + ": " + *err);
@@ -176,30 +166,7 @@ std::optional<WebTlsConfig> Parser::ParseTls(const Item& item) const {
   if (ca) tls.client_ca_file = File(*ca);
 
   std::optional<Item> auth = m.Get("client_auth_type");
-  if (auth && !String(*auth).empty()) {
-    // RequireClientCert is exporter-toolkit's old name for
-    // RequireAnyClientCert, still accepted there.
-    switch (OneOf(*auth, {"NoClientCert", "RequestClientCert",
-                          "RequireAnyClientCert", "VerifyClientCertIfGiven",
-                          "RequireAndVerifyClientCert", "RequireClientCert"})) {
-      case 0:
-        tls.client_auth = ClientAuthType::kNoClientCert;
-        break;
-      case 1:
-        tls.client_auth = ClientAuthType::kRequestClientCert;
-        break;
-      case 2:
-      case 5:
-        tls.client_auth = ClientAuthType::kRequireAnyClientCert;
-        break;
-      case 3:
-        tls.client_auth = ClientAuthType::kVerifyClientCertIfGiven;
-        break;
-      default:
-        tls.client_auth = ClientAuthType::kRequireAndVerifyClientCert;
-        break;
-    }
-  }
+  if (auth && !String(*auth).empty()) tls.client_auth = ClientAuth(*auth);
   if (ca && tls.client_auth == ClientAuthType::kNoClientCert) {
     Fail(*ca,
          "is set but client_auth_type is NoClientCert, so no client "
@@ -214,7 +181,38 @@ std::optional<WebTlsConfig> Parser::ParseTls(const Item& item) const {
                     " needs client_ca_file, the CA that signs the client "
                     "certificates");
   }
+  ParseVersions(m, tls);
+  if (auto v = m.Get("cipher_suites")) tls.cipher_suites = CipherSuites(*v);
+  if (auto v = m.Get("curve_preferences")) {
+    tls.curve_preferences = Curves(*v);
+  }
+  if (auto v = m.Get("prefer_server_cipher_suites")) {
+    tls.prefer_server_cipher_suites = Bool(*v);
+  }
+  return tls;
+}
 
+ClientAuthType Parser::ClientAuth(const Item& item) const {
+  // RequireClientCert is exporter-toolkit's old name for
+  // RequireAnyClientCert, still accepted there.
+  switch (OneOf(item, {"NoClientCert", "RequestClientCert",
+                       "RequireAnyClientCert", "VerifyClientCertIfGiven",
+                       "RequireAndVerifyClientCert", "RequireClientCert"})) {
+    case 0:
+      return ClientAuthType::kNoClientCert;
+    case 1:
+      return ClientAuthType::kRequestClientCert;
+    case 2:
+    case 5:
+      return ClientAuthType::kRequireAnyClientCert;
+    case 3:
+      return ClientAuthType::kVerifyClientCertIfGiven;
+    default:
+      return ClientAuthType::kRequireAndVerifyClientCert;
+  }
+}
+
+void Parser::ParseVersions(const Mapping& m, WebTlsConfig& tls) const {
   auto version = [&](const Item& v) {
     return static_cast<TlsVersion>(
         OneOf(v, {"TLS10", "TLS11", "TLS12", "TLS13"}));
@@ -229,40 +227,41 @@ std::optional<WebTlsConfig> Parser::ParseTls(const Item& item) const {
     Fail(*max, "max_version " + String(*max) + " is below min_version " +
                    (min ? String(*min) : std::string("TLS12")));
   }
+}
 
-  if (auto v = m.Get("cipher_suites")) {
-    for (const Item& suite : List(*v)) {
-      const std::string name = String(suite);
-      if (std::find(kTls13CipherSuites.begin(), kTls13CipherSuites.end(),
-                    name) != kTls13CipherSuites.end()) {
-        continue;
-      }
-      auto it = std::find_if(kCipherSuites.begin(), kCipherSuites.end(),
-                             [&](const auto& c) { return c.first == name; });
-      if (it == kCipherSuites.end()) {
-        Fail(suite, "unknown or insecure cipher suite " + Quote(name) +
-                        "; use Go's names for TLS 1.2 suites, such as "
-                        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
-      }
-      tls.cipher_suites.emplace_back(it->second);
+std::vector<std::string> Parser::CipherSuites(const Item& list) const {
+  std::vector<std::string> suites;
+  for (const Item& suite : List(list)) {
+    const std::string name = String(suite);
+    if (std::find(kTls13CipherSuites.begin(), kTls13CipherSuites.end(), name) !=
+        kTls13CipherSuites.end()) {
+      continue;
     }
-  }
-  if (auto v = m.Get("curve_preferences")) {
-    for (const Item& curve : List(*v)) {
-      const std::string name = String(curve);
-      auto it = std::find_if(kCurves.begin(), kCurves.end(),
-                             [&](const auto& c) { return c.first == name; });
-      if (it == kCurves.end()) {
-        Fail(curve, "unknown curve " + Quote(name) +
-                        " (known: CurveP256, CurveP384, CurveP521, X25519)");
-      }
-      tls.curve_preferences.emplace_back(it->second);
+    auto it = std::find_if(kCipherSuites.begin(), kCipherSuites.end(),
+                           [&](const auto& c) { return c.first == name; });
+    if (it == kCipherSuites.end()) {
+      Fail(suite, "unknown or insecure cipher suite " + Quote(name) +
+                      "; use Go's names for TLS 1.2 suites, such as "
+                      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
     }
+    suites.emplace_back(it->second);
   }
-  if (auto v = m.Get("prefer_server_cipher_suites")) {
-    tls.prefer_server_cipher_suites = Bool(*v);
+  return suites;
+}
+
+std::vector<std::string> Parser::Curves(const Item& list) const {
+  std::vector<std::string> curves;
+  for (const Item& curve : List(list)) {
+    const std::string name = String(curve);
+    auto it = std::find_if(kCurves.begin(), kCurves.end(),
+                           [&](const auto& c) { return c.first == name; });
+    if (it == kCurves.end()) {
+      Fail(curve, "unknown curve " + Quote(name) +
+                      " (known: CurveP256, CurveP384, CurveP521, X25519)");
+    }
+    curves.emplace_back(it->second);
   }
-  return tls;
+  return curves;
 }
 
 void Parser::ParseHttp(const Item& item, WebConfig& config) const {
@@ -292,15 +291,7 @@ void Parser::ParseHttp(const Item& item, WebConfig& config) const {
         })) {
       Fail(e.value, "must be a non-empty value without control characters");
     }
-    if (!allowed->values.empty() &&
-        std::find(allowed->values.begin(), allowed->values.end(), value) ==
-            allowed->values.end()) {
-      std::string names;
-      for (auto v : allowed->values) {
-        names += (names.empty() ? "" : ", ") + std::string(v);
-      }
-      Fail(e.value, "must be one of " + names + ", got " + Quote(value));
-    }
+    if (!allowed->values.empty()) OneOf(e.value, allowed->values);
     for (const auto& [name, unused] : config.headers) {
       if (name == allowed->name) {
         Fail(key, "header " + std::string(name) + " is set twice");
