@@ -1,6 +1,8 @@
-// The exporter's pieces wired as in main, polling on their own threads
-// (Poller::Start) against the CMDB simulator over HTTPS, with /metrics served
-// by the real WebServer. For every fault the simulator can inject: /metrics
+// The exporter's pieces wired as in main against the CMDB simulator over
+// HTTPS, with /metrics served by the real WebServer. The test runs the
+// poller's cycles one at a time (Poller::PollOnce) while it waits, or, where
+// timing is what is tested, lets it poll on its own threads (Poller::Start).
+// For every fault the simulator can inject: /metrics
 // keeps answering, the right error metric moves, the right line is logged
 // once, the same poller recovers when the fault clears, the API calls spent
 // stay within a budget derived from the exporter's retry and backoff policy,
@@ -94,6 +96,16 @@ constexpr char kRotatedSecret[] = "fault-rotated-secret-0c7a44f2";
 // Short against the 1 s interval so that a latency fault shows in every run,
 // far below request_timeout.
 constexpr int kLatencyMs = 300;
+// The most PollOnce() cycles one wait may take: far more than any wait here
+// needs (waiting out a 400 ms token backoff takes some 40).
+constexpr int kMaxCycles = 200;
+
+// How a test runs the poller. Most faults need only cycles, which PollOnce()
+// gives on the test's thread without waiting out intervals. The schedule
+// (Start, 1 s intervals, two workers) is for tests of timing: a request in
+// flight when a fault clears, the token cap's window, the pause after
+// REQUEST_LIMIT_EXCEEDED.
+enum class Drive { kPollOnce, kScheduler };
 
 struct TestQuery {
   const char* name;
@@ -262,9 +274,11 @@ class FaultTest : public ::testing::Test {
     fs::rename(tmp, secret_file_);
   }
 
-  // Builds the exporter as main does, serves it and starts polling.
-  // settings: more lines for the `cloudaware:` section.
-  void StartExporter(const std::string& settings = "") {
+  // Builds the exporter as main does and serves it; with kScheduler it
+  // starts polling. settings: more lines for the `cloudaware:` section.
+  void StartExporter(const std::string& settings = "",
+                     Drive drive = Drive::kPollOnce) {
+    drive_ = drive;
     const std::string yaml =
         "cloudaware:\n  url: https://localhost:" +
         std::to_string(sim_->port()) + "\n  client_id: " + kClientId +
@@ -311,7 +325,7 @@ class FaultTest : public ::testing::Test {
     scraper_ = std::make_unique<httplib::Client>("127.0.0.1", web_->port());
     scraper_->set_connection_timeout(std::chrono::seconds(5));
     scraper_->set_read_timeout(std::chrono::seconds(5));
-    poller_->Start();
+    if (drive_ == Drive::kScheduler) poller_->Start();
   }
 
   // As main does on SIGTERM: the web server, then requests in flight, then
@@ -338,17 +352,25 @@ class FaultTest : public ::testing::Test {
   }
   std::string Scrape() { return Get("/metrics"); }
 
-  // Scrapes every 50 ms until done(exposition) or the timeout; every scrape
-  // must answer.
+  // Scrapes until done(exposition) or the timeout, with one PollOnce()
+  // cycle (at most kMaxCycles), or 50 ms of the schedule, between scrapes;
+  // every scrape must answer.
   bool WaitFor(const std::string& what,
                const std::function<bool(const std::string&)>& done,
                std::chrono::seconds timeout = std::chrono::seconds(20)) {
     auto deadline = Clock::now() + timeout;
     std::string text;
-    while (Clock::now() < deadline) {
+    for (int cycles = 0; Clock::now() < deadline; ++cycles) {
       text = Scrape();
       if (done(text)) return true;
-      std::this_thread::sleep_for(milliseconds(50));
+      if (drive_ == Drive::kScheduler) {
+        std::this_thread::sleep_for(milliseconds(50));
+        continue;
+      }
+      if (cycles == kMaxCycles) break;
+      poller_->PollOnce();
+      // A cycle that fails at once (no token during a backoff) would spin.
+      std::this_thread::sleep_for(milliseconds(10));
     }
     ADD_FAILURE() << "timed out waiting for " << what << "\n/metrics:\n"
                   << text << "\nlog:\n"
@@ -356,9 +378,8 @@ class FaultTest : public ::testing::Test {
     return false;
   }
 
-  // Two cycles succeeded, so the token is an interval old: older
-  // than TokenSource's min_backoff, within which a refused token counts as a
-  // failure of its own.
+  // Two cycles succeeded, so the API has accepted the token: a 401 for it
+  // now means that its session ended, not that it was refused on first use.
   bool WaitSteady() {
     return WaitFor("two good cycles", [&](const std::string& t) {
       for (const auto& q : kQueries) {
@@ -543,6 +564,8 @@ class FaultTest : public ::testing::Test {
     // The error a run gets instead when the fault clears under it (a hung
     // request is released with a reset).
     std::string release_error = "";
+    // kScheduler when the fault must clear under a run in flight.
+    Drive drive = Drive::kPollOnce;
   };
   void RunQueryFault(const QueryFault& f);
 
@@ -571,6 +594,7 @@ class FaultTest : public ::testing::Test {
   milliseconds limit_pause_{0};
   // The token cap's window; a test of the cap shortens it.
   milliseconds token_window_{std::chrono::minutes(1)};
+  Drive drive_ = Drive::kPollOnce;
   SelfMetrics metrics_{"test", "test"};
   Collector collector_;
   std::unique_ptr<OrgPipeline> org_;
@@ -584,7 +608,7 @@ class FaultTest : public ::testing::Test {
 fs::path* FaultTest::dir_ = nullptr;
 
 void FaultTest::RunQueryFault(const QueryFault& f) {
-  ASSERT_NO_FATAL_FAILURE(StartExporter(f.settings));
+  ASSERT_NO_FATAL_FAILURE(StartExporter(f.settings, f.drive));
   ASSERT_TRUE(WaitSteady());
   const std::string token = LearnToken();
   const Mark mark = TakeMark();
@@ -655,7 +679,8 @@ void FaultTest::RunQueryFault(const QueryFault& f) {
         << log;
   }
   // The budget: every attempt of each failed run, and all but the last
-  // attempt of the runs under way when the fault cleared (one per worker).
+  // attempt of the runs under way when the fault cleared (one per worker;
+  // none when the test runs the cycles).
   const double budget = f.attempts_per_failure * failures +
                         (f.attempts_per_failure - 1) * kMaxConcurrency;
   // Each attempt is one observation in cloudaware_api_requests_total.
@@ -764,7 +789,9 @@ TEST_F(FaultTest, HangTimesOutAfterRequestTimeout) {
                  .up = false,
                  .attempts_per_failure = kAttemptsPerRetriedFailure,
                  .settings = "  request_timeout: 1s\n",
-                 .release_error = "network"});
+                 .release_error = "network",
+                 // A request hung when the fault clears: the schedule's.
+                 .drive = Drive::kScheduler});
 }
 
 TEST_F(FaultTest, LatencyBelowRequestTimeoutIsNoError) {
@@ -1030,7 +1057,8 @@ TEST_F(FaultTest, TokenRequestsStopAtThePerMinuteCap) {
   // Long enough for the start and the refusals below, short enough not to
   // wait out a minute.
   token_window_ = std::chrono::seconds(10);
-  ASSERT_NO_FATAL_FAILURE(StartExporter());
+  // The cap counts requests in a window of wall time: the schedule's.
+  ASSERT_NO_FATAL_FAILURE(StartExporter("", Drive::kScheduler));
   ASSERT_TRUE(WaitSteady());
   const Mark mark = TakeMark();
   sim_->AddFaults({{"type", "reject_credentials"}});
@@ -1056,7 +1084,9 @@ TEST_F(FaultTest, TokenRequestsStopAtThePerMinuteCap) {
 void FaultTest::RunLimitFault(const std::function<void()>& inject,
                               const std::string& message,
                               const std::function<void()>& clear) {
-  ASSERT_NO_FATAL_FAILURE(StartExporter());
+  // limit_pause is the shortest interval, so that each query next tries in
+  // its next scheduled cycle; what the pause sends and logs is the schedule's.
+  ASSERT_NO_FATAL_FAILURE(StartExporter("", Drive::kScheduler));
   ASSERT_TRUE(WaitSteady());
   const std::string token = LearnToken();
   const Mark mark = TakeMark();

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "exporter/base/log.h"
+#include "exporter/cmdb/api_outcome.h"
 #include "exporter/cmdb/http_client.h"
 #include "exporter/cmdb/page_stream.h"
 #include "exporter/cmdb/token_source.h"
@@ -407,7 +408,7 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
       metrics_.ObserveApiRequest(
           endpoint, e.code(),
           std::chrono::duration<double>(Clock::now() - start).count());
-      metrics_.SetUp(false);
+      ReportOutcome(metrics_, ApiOutcome::kTransportError);
       throw;
     }
     metrics_.ObserveApiRequest(
@@ -422,21 +423,22 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
       tokens_.Accepted(token.access_token);
     }
     if (res.status >= 200 && res.status < 300) {
-      metrics_.SetUp(true);
+      ReportOutcome(metrics_, ApiOutcome::kAnswered);
       return std::move(res.body);
     }
     CmdbError error = ParseRestError(res.status, res.body);
     if (res.status == 401) {
       tokens_.Invalidate(token.access_token);
+      // The session ended: the answer counts once the renewed token is tried.
       if (attempt == 0 && IsInvalidSession(error)) continue;
-      metrics_.SetUp(false);
+    }
+    ReportOutcome(metrics_, AnswerOutcome(res.status, error.code()));
+    if (res.status == 401) {
       throw CmdbError(
           "auth",
           "the API refused a new token too: " + std::string(error.what()), 401);
     }
     if (error.code() == "REQUEST_LIMIT_EXCEEDED") {
-      // No call will succeed for a while: as down as a 5xx, to alerts.
-      metrics_.SetUp(false);
       std::lock_guard<std::mutex> lock(mu_);
       if (Clock::now() >= paused_until_) {
         LogWarn("pausing API calls",
@@ -448,10 +450,7 @@ std::string CmdbClient::Attempt(const std::string& endpoint,
                   "spent; other integrations may share it"}});
       }
       paused_until_ = Clock::now() + options_.limit_pause;
-      throw error;
     }
-    // A query error means the API works; only server errors say it does not.
-    metrics_.SetUp(res.status < 500);
     throw error;
   }
 }
@@ -465,7 +464,9 @@ QueryPage ReadPage(const std::string& body, RecordSink& sink,
   try {
     return ParseQueryPage(body, sink);
   } catch (const CmdbError& e) {
-    if (e.code() == "parse") metrics.SetUp(false);
+    // A result cut short ("truncated") is a readable answer to a query too
+    // big; only a body that is no query page at all counts against the API.
+    if (e.code() == "parse") ReportOutcome(metrics, ApiOutcome::kUnparseable);
     throw;
   }
 }
@@ -613,7 +614,7 @@ std::vector<QueryOutcome> CmdbClient::QueryBatch(
   try {
     answers = ParseCompositeResponse(response, soqls.size());
   } catch (const CmdbError& e) {
-    metrics_.SetUp(false);
+    ReportOutcome(metrics_, ApiOutcome::kUnparseable);
     for (auto& o : out) o.error = e;
     return out;
   }
@@ -621,7 +622,9 @@ std::vector<QueryOutcome> CmdbClient::QueryBatch(
     if (answers[i].error) {
       // As for a single query: a body that is not a query page means the
       // API is not working.
-      if (answers[i].error->code() == "parse") metrics_.SetUp(false);
+      ReportOutcome(metrics_, answers[i].error->code() == "parse"
+                                  ? ApiOutcome::kUnparseable
+                                  : ApiOutcome::kSubrequestError);
       out[i].error = std::move(answers[i].error);
       continue;
     }

@@ -8,6 +8,7 @@
 
 #include "exporter/base/file_util.h"
 #include "exporter/base/log.h"
+#include "exporter/cmdb/api_outcome.h"
 
 namespace cloudaware_exporter {
 namespace {
@@ -279,7 +280,7 @@ TokenStatus TokenSource::Status() {
 void TokenSource::Fail(const std::string& result, const std::string& message,
                        const std::string& hint) {
   metrics_.SetTokenValid(false);
-  metrics_.SetUp(false);
+  ReportOutcome(metrics_, TokenFailureOutcome(result));
   ++failures_;
   auto backoff = options_.min_backoff * (1LL << std::min(failures_ - 1, 20));
   retry_at_ =
@@ -335,7 +336,7 @@ TokenSource::Token TokenSource::Request(const Secret& secret) {
     throw;
   }
   metrics_.CountTokenRequest("success", UnixNow());
-  metrics_.SetUp(true);
+  ReportOutcome(metrics_, ApiOutcome::kTokenObtained);
   return token;
 }
 

@@ -30,8 +30,8 @@ class SelfMetrics {
   SelfMetrics(const std::string& version, const std::string& revision,
               const std::string& org = "");
 
-  // 1 if the last API interaction (token or query) reached a working API:
-  // network errors, 5xx, refused tokens and REQUEST_LIMIT_EXCEEDED set 0.
+  // cloudaware_up. ReportOutcome() (cmdb/api_outcome.h), which holds the
+  // rule, is its one caller.
   void SetUp(bool up);
   bool up() const;  // the value SetUp last set; false before any
   // result: "success", an OAuth error code, "http_<status>" or "network".
