@@ -2,7 +2,6 @@
 
 #include <zlib.h>
 
-#include <algorithm>
 #include <set>
 #include <string_view>
 #include <utility>
