@@ -21,18 +21,12 @@
 namespace cloudaware_exporter {
 namespace {
 
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-
 // A gauge family with one series per value, labelled group="<i>".
-MetricFamily Family(const std::string& name, const std::string& help,
-                    const std::vector<double>& values) {
-  MetricFamily family{name, help, prometheus::MetricType::Gauge, {}};
+GaugeFamily Family(const std::string& name, const std::string& help,
+                   const std::vector<double>& values) {
+  GaugeFamily family{name, help, {"group"}, {}};
   for (size_t i = 0; i < values.size(); ++i) {
-    ClientMetric series;
-    series.label = {{"group", std::to_string(i)}};
-    series.gauge.value = values[i];
-    family.metric.push_back(series);
+    family.series.push_back({SeriesKey({std::to_string(i)}), values[i]});
   }
   return family;
 }
@@ -198,11 +192,12 @@ TEST(CollectorTest, ScrapesSeeWholeSnapshotsWhilePublishing) {
 }
 
 // A gauge family as one org's query reports it: labels org and group.
-MetricFamily OrgFamily(const std::string& name, const std::string& org,
-                       const std::vector<double>& values) {
-  MetricFamily family = Family(name, "Things.", values);
-  for (ClientMetric& series : family.metric) {
-    series.label.insert(series.label.begin(), {"org", org});
+GaugeFamily OrgFamily(const std::string& name, const std::string& org,
+                      const std::vector<double>& values) {
+  GaugeFamily family = Family(name, "Things.", values);
+  family.label_names.insert(family.label_names.begin(), "org");
+  for (GaugeFamily::Series& series : family.series) {
+    series.key = SeriesKey({org}) + series.key;
   }
   return family;
 }

@@ -67,6 +67,25 @@ TEST(GzipTest, SegmentsMakeOneMemberThatDecodesToTheirText) {
   EXPECT_LT(gz.size(), expected.size() / 2);
 }
 
+TEST(GzipTest, ASegmentLargerThanOnePieceOfOutput) {
+  // Random bytes do not compress: the output is written in several pieces.
+  std::mt19937 rng(7);
+  std::string text(1 << 20, '\0');
+  for (char& c : text) c = static_cast<char>(rng());
+  for (const bool final : {false, true}) {
+    SCOPED_TRACE(final ? "final" : "not final");
+    std::vector<std::shared_ptr<const DeflateSegment>> segments = {
+        std::make_shared<const DeflateSegment>(
+            Deflate(text, final, Z_DEFAULT_COMPRESSION))};
+    EXPECT_GT(segments[0]->data.size(), text.size());
+    if (!final) {
+      segments.push_back(std::make_shared<const DeflateSegment>(
+          Deflate("", /*final=*/true, Z_BEST_SPEED)));
+    }
+    EXPECT_EQ(Gunzip(Join(GzipMember(segments))), text);
+  }
+}
+
 TEST(GzipTest, OnlyAFinalSegment) {
   auto only = std::make_shared<const DeflateSegment>(
       Deflate("up 1\n", /*final=*/true, Z_BEST_SPEED));
@@ -119,13 +138,9 @@ TEST(GzipTest, AcceptEncoding) {
 TEST(GzipTest, ExpositionPlainAndGzipCarryTheSameBytes) {
   Collector collector;
   collector.SetQueries({"a", "b"});
-  prometheus::MetricFamily family{
-      "x_total_things", "Things.", prometheus::MetricType::Gauge, {}};
+  GaugeFamily family{"x_total_things", "Things.", {"id"}, {}};
   for (int i = 0; i < 1000; ++i) {
-    prometheus::ClientMetric m;
-    m.label = {{"id", "i-" + std::to_string(i)}};
-    m.gauge.value = i;
-    family.metric.push_back(m);
+    family.series.push_back({SeriesKey({"i-" + std::to_string(i)}), 1.0 * i});
   }
   collector.Publish("a", {family});
   family.name = "y_things";
@@ -143,16 +158,13 @@ TEST(GzipTest, ExpositionOfFamiliesSharedByKeysDecodesToThePlainText) {
   Collector collector;
   collector.SetQueries({"prod/a", "staging/a"});
   for (const char* org : {"staging", "prod"}) {
-    prometheus::MetricFamily shared{
-        "x_things", "Things.", prometheus::MetricType::Gauge, {}};
-    prometheus::MetricFamily own{
-        std::string("y_") + org, "Own.", prometheus::MetricType::Gauge, {}};
+    GaugeFamily shared{"x_things", "Things.", {"org", "id"}, {}};
+    GaugeFamily own{std::string("y_") + org, "Own.", {"org", "id"}, {}};
     for (int i = 0; i < 300; ++i) {
-      prometheus::ClientMetric m;
-      m.label = {{"org", org}, {"id", "i-" + std::to_string(i)}};
-      m.gauge.value = i;
-      shared.metric.push_back(m);
-      own.metric.push_back(m);
+      const GaugeFamily::Series series{
+          SeriesKey({org, "i-" + std::to_string(i)}), 1.0 * i};
+      shared.series.push_back(series);
+      own.series.push_back(series);
     }
     collector.Publish(std::string(org) + "/a", {shared, own});
   }
@@ -171,15 +183,12 @@ TEST(GzipTest, ExpositionOfFamiliesSharedByKeysDecodesToThePlainText) {
 TEST(GzipTest, RepublishingTheSameResultKeepsTheCompressedCopy) {
   Collector collector;
   collector.SetQueries({"a"});
-  prometheus::MetricFamily family{"x", "X.", prometheus::MetricType::Gauge, {}};
-  prometheus::ClientMetric m;
-  m.gauge.value = 1;
-  family.metric.push_back(m);
+  GaugeFamily family{"x", "X.", {}, {{"", 1}}};
   collector.Publish("a", {family});
   auto first = collector.snapshot();
   EXPECT_EQ(collector.Publish("a", {family}), 1u);
   EXPECT_EQ(collector.snapshot(), first) << "an unchanged result re-rendered";
-  family.metric[0].gauge.value = 2;
+  family.series[0].value = 2;
   collector.Publish("a", {family});
   auto second = collector.snapshot();
   ASSERT_NE(second, first);

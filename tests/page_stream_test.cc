@@ -171,13 +171,17 @@ std::vector<std::string> Pages(size_t n, size_t per_page, Make make) {
   return pages;
 }
 
-std::string Text(const std::vector<prometheus::MetricFamily>& families) {
+std::string Text(const std::vector<GaugeFamily>& families) {
   std::string text;
   for (const auto& f : families) {
-    for (const auto& s : f.metric) {
+    for (const auto& s : f.series) {
       text += f.name;
-      for (const auto& l : s.label) text += " " + l.name + "=" + l.value;
-      text += " " + std::to_string(s.gauge.value) + "\n";
+      const auto values = LabelValues(s.key);
+      if (values.size() != f.label_names.size()) text += " (bad key)";
+      for (size_t i = 0; i < values.size() && i < f.label_names.size(); ++i) {
+        text += " " + f.label_names[i] + "=" + std::string(values[i]);
+      }
+      text += " " + std::to_string(s.value) + "\n";
     }
   }
   return text;
@@ -321,9 +325,9 @@ TEST(SeriesBuilderTest, CountsRecordsAndFinishesEmpty) {
   ParseQueryPage(R"({"totalSize":0,"done":true,"records":[]})", builder);
   auto families = builder.Finish(0);
   ASSERT_EQ(families.size(), 2u);
-  EXPECT_TRUE(families[0].metric.empty());
-  ASSERT_EQ(families[1].metric.size(), 1u);
-  EXPECT_EQ(families[1].metric[0].gauge.value, 0);
+  EXPECT_TRUE(families[0].series.empty());
+  ASSERT_EQ(families[1].series.size(), 1u);
+  EXPECT_EQ(families[1].series[0].value, 0);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -50,23 +51,27 @@ QueryConfig Query(MetricConfig metric) {
   return query;
 }
 
-// One series as `{a="x",b="y"} 412`: labels in the order the family holds
+// Series i as `{a="x",b="y"} 412`: labels in the order the family holds
 // them, the value in its shortest form.
-std::string SeriesText(const prometheus::ClientMetric& series) {
+std::string SeriesText(const GaugeFamily& family, size_t i) {
+  const GaugeFamily::Series& series = family.series.at(i);
+  const std::vector<std::string_view> values = LabelValues(series.key);
+  EXPECT_EQ(values.size(), family.label_names.size()) << family.name;
   std::string text = "{";
-  for (const auto& label : series.label) {
-    if (text.size() > 1) text += ",";
-    text += label.name + "=\"" + label.value + "\"";
+  for (size_t k = 0; k < values.size() && k < family.label_names.size(); ++k) {
+    if (k > 0) text += ",";
+    text += family.label_names[k] + "=\"" + std::string(values[k]) + "\"";
   }
   char value[32];
-  auto [end, ec] =
-      std::to_chars(value, value + sizeof value, series.gauge.value);
+  auto [end, ec] = std::to_chars(value, value + sizeof value, series.value);
   return text + "} " + std::string(value, end);
 }
 
-std::vector<std::string> SeriesTexts(const prometheus::MetricFamily& family) {
+std::vector<std::string> SeriesTexts(const GaugeFamily& family) {
   std::vector<std::string> texts;
-  for (const auto& series : family.metric) texts.push_back(SeriesText(series));
+  for (size_t i = 0; i < family.series.size(); ++i) {
+    texts.push_back(SeriesText(family, i));
+  }
   return texts;
 }
 
@@ -243,11 +248,10 @@ TEST(SamplesTest, MakesOneGaugeFamilyPerMetricInConfigOrder) {
   ASSERT_EQ(families.size(), 2u);
   EXPECT_EQ(families[0].name, "b_seconds");
   EXPECT_EQ(families[0].help, "Help of b.");
-  EXPECT_EQ(families[0].type, prometheus::MetricType::Gauge);
   EXPECT_EQ(SeriesTexts(families[0]),
             std::vector<std::string>{"{} 1767225600"});
   EXPECT_EQ(families[1].name, "a_total_things");
-  EXPECT_EQ(families[1].type, prometheus::MetricType::Gauge);
+  EXPECT_EQ(families[1].help, "Help of a.");
   EXPECT_EQ(SeriesTexts(families[1]), std::vector<std::string>{"{} 3"});
 }
 
@@ -444,9 +448,9 @@ TEST(SamplesTest, CapsLongLabelValuesKeepingThemDistinct) {
                               b + R"(", "n": 2}]})");
   auto families = ToFamilies(Query(Metric("m", "n", {{"tag", "t"}})), result,
                              /*max_label_value_length=*/20);
-  ASSERT_EQ(families[0].metric.size(), 2u);
-  EXPECT_EQ(families[0].metric[0].label[0].value, cut_a);
-  EXPECT_EQ(families[0].metric[1].label[0].value, cut_b);
+  ASSERT_EQ(families[0].series.size(), 2u);
+  EXPECT_EQ(LabelValues(families[0].series[0].key).at(0), cut_a);
+  EXPECT_EQ(LabelValues(families[0].series[1].key).at(0), cut_b);
 }
 
 TEST(SamplesTest, CapsSeriesAcrossFamiliesInOrder) {
@@ -457,7 +461,7 @@ TEST(SamplesTest, CapsSeriesAcrossFamiliesInOrder) {
 
   auto families = ToFamilies(query, result);
   EXPECT_EQ(CapSeries(families, 10), 0u);
-  EXPECT_EQ(families[0].metric.size() + families[1].metric.size(), 6u);
+  EXPECT_EQ(families[0].series.size() + families[1].series.size(), 6u);
 
   EXPECT_EQ(CapSeries(families, 4), 2u);
   EXPECT_EQ(
@@ -467,8 +471,8 @@ TEST(SamplesTest, CapsSeriesAcrossFamiliesInOrder) {
             (std::vector<std::string>{"{s=\"a\"} 1"}));
 
   EXPECT_EQ(CapSeries(families, 1), 3u);
-  EXPECT_EQ(families[0].metric.size(), 1u);
-  EXPECT_TRUE(families[1].metric.empty());
+  EXPECT_EQ(families[0].series.size(), 1u);
+  EXPECT_TRUE(families[1].series.empty());
 }
 
 using ExpectedValues =
@@ -624,11 +628,11 @@ TEST(SamplesTest, ZeroFillRemembersLabelSetsSeenWithinKeepSeenFor) {
   };
   for (const Step& step : steps) {
     auto families = ToFamilies(query, Result(step.result));
-    const size_t plain = families[1].metric.size();
+    const size_t plain = families[1].series.size();
     EXPECT_EQ(ZeroFill(families, query, memory, t0 + step.at), 0u);
     EXPECT_EQ(SeriesTexts(families[0]), step.want)
         << "at " << step.at.count() << "m";
-    EXPECT_EQ(families[1].metric.size(), plain)
+    EXPECT_EQ(families[1].series.size(), plain)
         << "a metric without keep_seen_for is not filled";
   }
   EXPECT_EQ(memory.metrics.count("plain"), 0u);
@@ -642,7 +646,7 @@ TEST(SamplesTest, ZeroFillMemoryKeepsTheMostRecentUpToMaxSeries) {
   const auto t0 = SeenLabels::Clock::now();
   SeenLabels memory;
   size_t left_out = 0;
-  std::vector<prometheus::MetricFamily> families;
+  std::vector<GaugeFamily> families;
   for (int i = 0; i < 3; ++i) {
     families =
         ToFamilies(query, Result(Rows({{"", "s" + std::to_string(i), 1}})));
@@ -694,8 +698,8 @@ TEST(SamplesTest, Maps100000Records) {
   const auto families = ToFamilies(query, result);
 
   ASSERT_EQ(families.size(), 1u);
-  EXPECT_EQ(families[0].metric.size(), 100000u);
-  EXPECT_EQ(SeriesText(families[0].metric[99999]),
+  EXPECT_EQ(families[0].series.size(), 100000u);
+  EXPECT_EQ(SeriesText(families[0], 99999),
             R"({account="111122223333",cloud="aws",instance="i-99999"} )"
             "1767225600");
 }

@@ -21,14 +21,23 @@ DeflateSegment Deflate(std::string_view text, bool final, int level) {
       Z_OK) {
     throw std::runtime_error("deflateInit2 failed");
   }
-  out.data.resize(deflateBound(&z, text.size()) + 16);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
   z.avail_in = static_cast<uInt>(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data.data());
-  z.avail_out = static_cast<uInt>(out.data.size());
-  const int rc = deflate(&z, final ? Z_FINISH : Z_SYNC_FLUSH);
-  const bool ok = final ? rc == Z_STREAM_END : rc == Z_OK && z.avail_in == 0;
-  out.data.resize(out.data.size() - z.avail_out);
+  // deflateBound is about the text's own size; a buffer that large, zeroed
+  // at once, would hold a large query's text twice while it is published.
+  // The output grows as zlib writes it instead, a piece at a time.
+  char piece[64 * 1024];
+  int rc = Z_OK;
+  do {
+    z.next_out = reinterpret_cast<Bytef*>(piece);
+    z.avail_out = sizeof piece;
+    rc = deflate(&z, final ? Z_FINISH : Z_SYNC_FLUSH);
+    out.data.append(piece, sizeof piece - z.avail_out);
+  } while (z.avail_out == 0 && rc == Z_OK);
+  // A flush that filled the piece exactly is completed by the next call,
+  // which then has nothing to write: Z_BUF_ERROR, not a failure.
+  const bool ok = final ? rc == Z_STREAM_END
+                        : (rc == Z_OK || rc == Z_BUF_ERROR) && z.avail_in == 0;
   deflateEnd(&z);
   if (!ok) throw std::runtime_error("deflate failed");
   return out;

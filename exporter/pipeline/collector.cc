@@ -1,9 +1,7 @@
 #include "exporter/pipeline/collector.h"
 
-#include <prometheus/text_serializer.h>
 #include <zlib.h>
 
-#include <algorithm>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -11,75 +9,29 @@
 namespace cloudaware_exporter {
 namespace {
 
-bool HelpNeedsEscaping(const std::string& help) {
-  return help.find_first_of("\\\n") != std::string::npos;
+// Each family's text, in order; a family without series gives none. Each
+// family's series are freed as soon as its text exists, so that the series
+// of a large listing and their deflated text are never held together.
+std::vector<FamilyText> RenderAndFree(std::vector<GaugeFamily>& families) {
+  std::vector<FamilyText> texts;
+  texts.reserve(families.size());
+  for (GaugeFamily& family : families) {
+    texts.push_back(RenderText(family));
+    family.series.clear();
+    family.series.shrink_to_fit();
+  }
+  return texts;
 }
 
-std::string EscapeHelp(const std::string& help) {
-  std::string escaped;
-  escaped.reserve(help.size() + 8);
-  for (char c : help) {
-    if (c == '\\') {
-      escaped += "\\\\";
-    } else if (c == '\n') {
-      escaped += "\\n";
-    } else {
-      escaped += c;
-    }
+// Whether the entry's current texts are the new ones, family by family.
+bool Unchanged(const std::vector<std::shared_ptr<const std::string>>& current,
+               const std::vector<FamilyText>& texts) {
+  size_t next = 0;
+  for (const FamilyText& text : texts) {
+    if (text.text.empty()) continue;
+    if (next == current.size() || *current[next++] != text.text) return false;
   }
-  return escaped;
-}
-
-// prometheus-cpp 1.0.1's TextSerializer writes HELP and TYPE lines for a
-// family without series, so a query that returned no rows would still show
-// up; and it writes HELP text unescaped, so a newline in it would break the
-// exposition. Both are fixed on a copy, which the usual case does not need.
-std::string Render(const std::vector<prometheus::MetricFamily>& families) {
-  const prometheus::TextSerializer serializer;
-  const bool as_is =
-      std::all_of(families.begin(), families.end(), [](const auto& family) {
-        return !family.metric.empty() && !HelpNeedsEscaping(family.help);
-      });
-  if (as_is) return serializer.Serialize(families);
-
-  std::vector<prometheus::MetricFamily> fixed;
-  for (const auto& family : families) {
-    if (family.metric.empty()) continue;
-    fixed.push_back(family);
-    fixed.back().help = EscapeHelp(family.help);
-  }
-  return serializer.Serialize(fixed);
-}
-
-// Where each family's text starts, where its HELP and TYPE lines end, and
-// where it ends, in text that Render() made: every family there has series,
-// and a series line never starts with '#' (names cannot, and the serializer
-// escapes newlines in label values).
-struct Piece {
-  size_t begin = 0;
-  size_t header_end = 0;
-  size_t end = 0;
-};
-
-std::vector<Piece> Cut(std::string_view text) {
-  auto next_line = [&](size_t pos) {
-    const size_t newline = text.find('\n', pos);
-    return newline == std::string_view::npos ? text.size() : newline + 1;
-  };
-  std::vector<Piece> pieces;
-  for (size_t pos = 0; pos < text.size();) {
-    Piece piece{pos, pos, pos};
-    while (piece.header_end < text.size() && text[piece.header_end] == '#') {
-      piece.header_end = next_line(piece.header_end);
-    }
-    piece.end = piece.header_end;
-    while (piece.end < text.size() && text[piece.end] != '#') {
-      piece.end = next_line(piece.end);
-    }
-    pieces.push_back(piece);
-    pos = piece.end;
-  }
-  return pieces;
+  return next == current.size();
 }
 
 }  // namespace
@@ -100,23 +52,21 @@ void Collector::SetQueries(const std::vector<std::string>& keys) {
   RebuildLocked();
 }
 
-size_t Collector::Publish(
-    const std::string& key,
-    const std::vector<prometheus::MetricFamily>& families) {
+size_t Collector::Publish(const std::string& key,
+                          std::vector<GaugeFamily> families) {
   Entry entry;
   std::set<std::string> names;
   std::set<std::string> shared;  // names that another family has too
   for (const auto& family : families) {
-    entry.series += family.metric.size();
-    if (!family.metric.empty() && !names.insert(family.name).second) {
+    entry.series += family.series.size();
+    if (!family.series.empty() && !names.insert(family.name).second) {
       shared.insert(family.name);
     }
   }
   // Rendering and compression are the expensive parts; they happen outside
   // the lock so that scrapes never wait for them. Only the poller publishes,
   // one entry per worker, so the entry read here is still current below.
-  std::string text = Render(families);
-  const std::vector<Piece> pieces = Cut(text);
+  std::vector<FamilyText> texts = RenderAndFree(families);
   std::vector<std::shared_ptr<const std::string>> current;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -131,33 +81,18 @@ size_t Collector::Publish(
     }
   }
   const size_t series = entry.series;
-  const auto unchanged = [&] {
-    if (current.size() != pieces.size()) return false;
-    for (size_t i = 0; i < pieces.size(); ++i) {
-      const Piece& piece = pieces[i];
-      if (*current[i] !=
-          std::string_view(text).substr(piece.begin, piece.end - piece.begin)) {
-        return false;
-      }
-    }
-    return true;
-  };
-  if (unchanged()) return series;
+  if (Unchanged(current, texts)) return series;
 
-  size_t next = 0;
-  for (const auto& family : families) {
-    if (family.metric.empty()) continue;
-    const Piece& piece = pieces.at(next++);
+  for (size_t i = 0; i < families.size(); ++i) {
+    if (texts[i].text.empty()) continue;
     RenderedFamily rendered;
-    rendered.name = family.name;
-    rendered.header_size = piece.header_end - piece.begin;
-    rendered.text = pieces.size() == 1
-                        ? std::make_shared<const std::string>(std::move(text))
-                        : std::make_shared<const std::string>(
-                              text, piece.begin, piece.end - piece.begin);
+    rendered.name = families[i].name;
+    rendered.header_size = texts[i].header_size;
+    rendered.text =
+        std::make_shared<const std::string>(std::move(texts[i].text));
     const std::string_view whole = *rendered.text;
     const std::string_view body = whole.substr(rendered.header_size);
-    if (shared.count(family.name) != 0) {
+    if (shared.count(rendered.name) != 0) {
       rendered.body = std::make_shared<const std::string>(body);
     }
     rendered.deflated_header = std::make_shared<const DeflateSegment>(

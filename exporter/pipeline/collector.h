@@ -13,8 +13,6 @@
 #ifndef CLOUDAWARE_EXPORTER_COLLECTOR_H_
 #define CLOUDAWARE_EXPORTER_COLLECTOR_H_
 
-#include <prometheus/metric_family.h>
-
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -23,6 +21,7 @@
 #include <vector>
 
 #include "exporter/base/gzip.h"
+#include "exporter/pipeline/gauge_family.h"
 
 namespace cloudaware_exporter {
 
@@ -42,12 +41,12 @@ class Collector {
   // (after a reload).
   void SetQueries(const std::vector<std::string>& keys);
   // Replaces the entry's series with these, atomically: series missing from
-  // families vanish. A family without series renders nothing, not even its
-  // HELP and TYPE lines. A result that renders to the same text as the
-  // current one changes nothing, so it costs no compression. Returns the
-  // number of series published.
-  size_t Publish(const std::string& key,
-                 const std::vector<prometheus::MetricFamily>& families);
+  // families vanish. Takes the families, since it frees each one's series
+  // as soon as it is rendered, before the text is deflated. A family without
+  // series renders nothing, not even its HELP and TYPE lines. A result that
+  // renders to the same text as the current one changes nothing, so it costs no
+  // compression. Returns the number of series published.
+  size_t Publish(const std::string& key, std::vector<GaugeFamily> families);
   // Removes the entry's series (they went stale).
   void Drop(const std::string& key);
   size_t SeriesCount(const std::string& key) const;

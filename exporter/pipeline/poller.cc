@@ -169,7 +169,7 @@ void Poller::SaveResult(size_t i, const QueryResult& result, WallTime time) {
   s.save_error = problem;
 }
 
-size_t Poller::Publish(State& s, std::vector<prometheus::MetricFamily> families,
+size_t Poller::Publish(State& s, std::vector<GaugeFamily> families,
                        size_t& dropped) {
   const QueryConfig& q = *s.config;
   dropped = ZeroFill(families, q, s.seen, Clock::now(),

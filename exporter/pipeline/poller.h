@@ -96,8 +96,7 @@ class Poller {
   // A result's way to the collector, for a fresh run and a restored one
   // alike: its series, zero-filled and capped; sets the number dropped. The
   // query must not be running elsewhere (s.seen is its own).
-  size_t Publish(State& s, std::vector<prometheus::MetricFamily> families,
-                 size_t& dropped);
+  size_t Publish(State& s, std::vector<GaugeFamily> families, size_t& dropped);
   // Records a run's outcome; on success its series come from series_of,
   // which took the records (outcome.result.records holds them only for the
   // store).

@@ -280,49 +280,44 @@ std::optional<double> SampleValue(const json& value) {
   }
 }
 
-// One label of every series of a metric, in the name order the serializer
-// needs. column < 0 marks a constant label.
+// One label of every series of a metric, in the name order of its family's
+// label_names. column < 0 marks a constant label.
 struct LabelSlot {
   std::string name;
   std::string const_value;
   int column = -1;
 };
 
-std::string DescribeLabels(
-    const std::vector<prometheus::ClientMetric::Label>& labels) {
+std::string DescribeLabels(const std::vector<std::string>& names,
+                           std::string_view key) {
+  const std::vector<std::string_view> values = LabelValues(key);
   std::string text = "{";
-  for (const auto& label : labels) {
-    if (text.size() > 1) text += ",";
-    text += label.name + "=\"" + Truncate(label.value) + "\"";
+  for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
+    if (i > 0) text += ",";
+    text += names[i] + "=\"" + Truncate(std::string(values[i])) + "\"";
   }
   return text + "}";
 }
 
-// FNV-1a over the label values. Each ends with 0xFF, which UTF-8 text never
-// contains, so that ("ab", "c") and ("a", "bc") hash apart.
-uint64_t HashLabelValues(const prometheus::ClientMetric& series) {
+// FNV-1a over a series key. Keys say each value's length, so ("ab", "c")
+// and ("a", "bc") differ already.
+uint64_t HashKey(const std::string& key) {
   uint64_t hash = 14695981039346656037ull;
-  auto add = [&hash](unsigned char byte) {
-    hash = (hash ^ byte) * 1099511628211ull;
-  };
-  for (const auto& label : series.label) {
-    for (char c : label.value) add(static_cast<unsigned char>(c));
-    add(0xff);
-  }
+  for (unsigned char c : key) hash = (hash ^ c) * 1099511628211ull;
   return hash;
 }
 
-// Sorting (hash, position) pairs finds duplicates without a key string per
-// series; a hash set of 100,000 keys spends its time on cache misses.
-// Positions with equal hashes are compared in full, so a collision cannot
-// cause a false report.
-void CheckUniqueLabels(const std::string& metric,
-                       const std::vector<prometheus::ClientMetric>& series,
+// Sorting (hash, position) pairs finds duplicates with 16 bytes per series
+// for as long as it runs, and no second copy of the keys; a hash set of
+// 100,000 keys spends its time on cache misses. Positions with equal hashes
+// are compared in full, so a collision cannot cause a false report.
+void CheckUniqueLabels(const GaugeFamily& family,
                        const std::vector<size_t>& record_of) {
+  const std::vector<GaugeFamily::Series>& series = family.series;
   std::vector<std::pair<uint64_t, size_t>> hashes;
   hashes.reserve(series.size());
   for (size_t i = 0; i < series.size(); ++i) {
-    hashes.emplace_back(HashLabelValues(series[i]), i);
+    hashes.emplace_back(HashKey(series[i].key), i);
   }
   std::sort(hashes.begin(), hashes.end());
   // Of all equal pairs, report the one whose second series comes first: the
@@ -330,7 +325,7 @@ void CheckUniqueLabels(const std::string& metric,
   // a run of equal hashes the positions ascend.
   std::optional<std::pair<size_t, size_t>> duplicate;
   auto same = [&](size_t a, size_t b) {
-    return series[hashes[a].second].label == series[hashes[b].second].label;
+    return series[hashes[a].second].key == series[hashes[b].second].key;
   };
   for (size_t begin = 0, end = 0; begin < hashes.size(); begin = end) {
     while (end < hashes.size() && hashes[end].first == hashes[begin].first) {
@@ -347,27 +342,42 @@ void CheckUniqueLabels(const std::string& metric,
     }
   }
   if (duplicate) {
-    Fail(metric + ": records " + std::to_string(record_of[duplicate->first]) +
-         " and " + std::to_string(record_of[duplicate->second]) +
+    Fail(family.name + ": records " +
+         std::to_string(record_of[duplicate->first]) + " and " +
+         std::to_string(record_of[duplicate->second]) +
          " give the same labels " +
-         DescribeLabels(series[duplicate->first].label) +
+         DescribeLabels(family.label_names, series[duplicate->first].key) +
          "; label the column that tells them apart");
   }
 }
 
+// The names of a metric's labels and constant labels, sorted, and the
+// config's value for each constant one.
+std::vector<LabelSlot> SlotsOf(const MetricConfig& metric) {
+  std::vector<LabelSlot> slots;
+  for (const auto& [name, column] : metric.labels) {
+    slots.push_back({name, "", static_cast<int>(slots.size())});
+  }
+  for (const auto& [name, value] : metric.const_labels) {
+    slots.push_back({name, value, -1});
+  }
+  std::sort(
+      slots.begin(), slots.end(),
+      [](const LabelSlot& a, const LabelSlot& b) { return a.name < b.name; });
+  return slots;
+}
+
 // The series of one metric without records: SELECT COUNT()'s number is
 // totalSize and there are no records to take labels from.
-prometheus::MetricFamily TotalSizeFamily(const MetricConfig& metric,
-                                         int64_t total_size) {
-  prometheus::MetricFamily family{
-      metric.name, metric.help, prometheus::MetricType::Gauge, {}};
-  prometheus::ClientMetric series;
-  for (const auto& [name, value] : metric.const_labels) {
-    series.label.push_back({name, value});
+GaugeFamily TotalSizeFamily(const MetricConfig& metric, int64_t total_size) {
+  GaugeFamily family{metric.name, metric.help, {}, {}};
+  std::string key;
+  for (const LabelSlot& slot : SlotsOf(metric)) {
+    if (slot.column >= 0) continue;
+    family.label_names.push_back(slot.name);
+    AppendLabelValue(key, slot.const_value);
   }
-  std::sort(series.label.begin(), series.label.end());
-  series.gauge.value = static_cast<double>(total_size);
-  family.metric.push_back(std::move(series));
+  family.series.push_back({std::move(key), static_cast<double>(total_size)});
   return family;
 }
 
@@ -379,25 +389,23 @@ struct SeriesBuilder::Metric {
   std::vector<Column> columns;
   std::vector<LabelSlot> slots;
   Column value_column;
-  prometheus::MetricFamily family;
+  GaugeFamily family;
   std::vector<size_t> record_of;  // series -> record, for error messages
   // The metric's first bad record; the later ones are not looked at.
   std::optional<CmdbError> error;
+  // The key being built, reused so that each series' own key is allocated
+  // once at its final size.
+  std::string key;
 
   explicit Metric(const MetricConfig& metric)
       : config(&metric),
+        slots(SlotsOf(metric)),
         value_column(MakeColumn(metric.value)),
-        family{metric.name, metric.help, prometheus::MetricType::Gauge, {}} {
-    for (const auto& [name, column] : metric.labels) {
-      slots.push_back({name, "", static_cast<int>(columns.size())});
-      columns.push_back(MakeColumn(column));
+        family{metric.name, metric.help, {}, {}} {
+    for (const auto& label : metric.labels) {
+      columns.push_back(MakeColumn(label.second));
     }
-    for (const auto& [name, value] : metric.const_labels) {
-      slots.push_back({name, value, -1});
-    }
-    std::sort(
-        slots.begin(), slots.end(),
-        [](const LabelSlot& a, const LabelSlot& b) { return a.name < b.name; });
+    for (const LabelSlot& slot : slots) family.label_names.push_back(slot.name);
   }
 
   void Add(const json& record, size_t index, size_t max_length) {
@@ -422,27 +430,24 @@ struct SeriesBuilder::Metric {
       }
     }
 
-    prometheus::ClientMetric series;
-    series.gauge.value = *value;
-    series.label.reserve(slots.size());
+    key.clear();
     for (const LabelSlot& slot : slots) {
       if (slot.column < 0) {
-        series.label.push_back({slot.name, slot.const_value});
-      } else {
-        const Column& column = columns[slot.column];
-        const json* found = Find(record, column);
-        if (found != nullptr && (found->is_object() || found->is_array())) {
-          Fail(where() + " column \"" + column.name + "\" for label " +
-               slot.name + " holds an " + found->type_name() +
-               ", not a value: " + Shown(*found));
-        }
-        series.label.push_back(
-            {slot.name, found == nullptr
-                            ? std::string()
-                            : CapLength(LabelValue(*found), max_length)});
+        AppendLabelValue(key, slot.const_value);
+        continue;
       }
+      const Column& column = columns[slot.column];
+      const json* found = Find(record, column);
+      if (found != nullptr && (found->is_object() || found->is_array())) {
+        Fail(where() + " column \"" + column.name + "\" for label " +
+             slot.name + " holds an " + found->type_name() +
+             ", not a value: " + Shown(*found));
+      }
+      AppendLabelValue(key, found == nullptr
+                                ? std::string()
+                                : CapLength(LabelValue(*found), max_length));
     }
-    family.metric.push_back(std::move(series));
+    family.series.push_back({std::string(key), *value});
     record_of.push_back(index);
   }
 };
@@ -468,17 +473,25 @@ void SeriesBuilder::Fold(const json& record) {
     } catch (const CmdbError& e) {
       // Kept for Finish: a later page's failure, or an earlier metric's,
       // is what the query reports, as when records were mapped after the
-      // last page. The metric's series are no use any more.
+      // last page. The metric's series are no use any more (and `= {}`
+      // would keep their memory).
       metric.error = e;
-      metric.family.metric = {};
-      metric.record_of = {};
+      metric.family.series = std::vector<GaugeFamily::Series>();
+      metric.record_of = std::vector<size_t>();
     }
   }
 }
 
-std::vector<prometheus::MetricFamily> SeriesBuilder::Finish(
-    int64_t total_size) {
-  std::vector<prometheus::MetricFamily> families;
+void SeriesBuilder::Reserve(size_t records) {
+  for (Metric& metric : metrics_) {
+    if (metric.config->value.empty() || metric.error) continue;
+    metric.family.series.reserve(metric.family.series.size() + records);
+    metric.record_of.reserve(metric.record_of.size() + records);
+  }
+}
+
+std::vector<GaugeFamily> SeriesBuilder::Finish(int64_t total_size) {
+  std::vector<GaugeFamily> families;
   families.reserve(metrics_.size());
   for (Metric& metric : metrics_) {
     if (metric.config->value.empty()) {
@@ -486,8 +499,7 @@ std::vector<prometheus::MetricFamily> SeriesBuilder::Finish(
       continue;
     }
     if (metric.error) throw *metric.error;
-    CheckUniqueLabels(metric.config->name, metric.family.metric,
-                      metric.record_of);
+    CheckUniqueLabels(metric.family, metric.record_of);
     metric.record_of = {};
     families.push_back(std::move(metric.family));
   }
@@ -509,79 +521,80 @@ std::string CapLength(std::string value, size_t max_length) {
   return value + suffix;
 }
 
-std::vector<prometheus::MetricFamily> ToFamilies(
-    const QueryConfig& query, const QueryResult& result,
-    size_t max_label_value_length) {
+std::vector<GaugeFamily> ToFamilies(const QueryConfig& query,
+                                    const QueryResult& result,
+                                    size_t max_label_value_length) {
   SeriesBuilder builder(query, max_label_value_length);
+  builder.Reserve(result.records.size());
   for (const json& record : result.records) builder.Fold(record);
   return builder.Finish(result.total_size);
 }
 
 namespace {
 
-using LabelSet = SeenLabels::LabelSet;
-
-// The label sets expected_values asks for: the listed values in every
-// combination, with each combination of the unlisted labels the result has.
-std::vector<LabelSet> ExpectedLabelSets(const MetricConfig& metric,
-                                        const prometheus::MetricFamily& family,
-                                        size_t max_length) {
-  std::vector<std::pair<std::string, std::vector<std::string>>> listed;
-  std::vector<std::string> unlisted;
+// The keys of the label sets expected_values asks for: the listed values in
+// every combination, with each combination of the unlisted labels the
+// result has.
+std::vector<std::string> ExpectedKeys(const MetricConfig& metric,
+                                      const GaugeFamily& family,
+                                      size_t max_length) {
+  const std::vector<std::string>& names = family.label_names;
+  auto position = [&names](const std::string& name) {
+    return static_cast<size_t>(std::find(names.begin(), names.end(), name) -
+                               names.begin());
+  };
+  // One label set's values, by position in names.
+  std::vector<std::string> values(names.size());
+  for (const auto& [name, value] : metric.const_labels) {
+    const size_t at = position(name);
+    if (at == names.size()) return {};  // not the metric's family
+    values[at] = value;
+  }
+  std::vector<std::pair<size_t, std::vector<std::string>>> listed;
+  std::vector<size_t> unlisted;
   for (const auto& label : metric.labels) {
     // Not a structured binding: clang 14 cannot capture one in a lambda.
     const std::string& name = label.first;
+    const size_t at = position(name);
+    if (at == names.size()) return {};
     auto it = std::find_if(
         metric.expected_values.begin(), metric.expected_values.end(),
         [&name](const auto& entry) { return entry.first == name; });
     if (it == metric.expected_values.end()) {
-      unlisted.push_back(name);
+      unlisted.push_back(at);
       continue;
     }
-    std::vector<std::string> values;
+    std::vector<std::string> choices;
     for (const std::string& value : it->second) {
-      values.push_back(CapLength(value, max_length));
+      choices.push_back(CapLength(value, max_length));
     }
     // The config never lists no values; a hand-made one gets no fill.
-    if (values.empty()) return {};
-    listed.emplace_back(name, std::move(values));
+    if (choices.empty()) return {};
+    listed.emplace_back(at, std::move(choices));
   }
 
-  // Each series' labels are sorted by name and hold every label of the
-  // metric, so a binary search finds each unlisted one.
   std::set<std::vector<std::string>> rests;
   if (unlisted.empty()) rests.insert(std::vector<std::string>());
-  for (const prometheus::ClientMetric& series : family.metric) {
+  for (const GaugeFamily::Series& series : family.series) {
     if (unlisted.empty()) break;
+    const std::vector<std::string_view> present = LabelValues(series.key);
     std::vector<std::string> rest;
-    for (const std::string& name : unlisted) {
-      auto it = std::lower_bound(series.label.begin(), series.label.end(), name,
-                                 [](const auto& label, const std::string& n) {
-                                   return label.name < n;
-                                 });
-      rest.push_back(it != series.label.end() && it->name == name ? it->value
-                                                                  : "");
+    for (size_t at : unlisted) {
+      rest.emplace_back(at < present.size() ? present[at] : "");
     }
     rests.insert(std::move(rest));
   }
 
-  std::vector<LabelSet> out;
+  std::vector<std::string> out;
   for (const std::vector<std::string>& rest : rests) {
+    for (size_t k = 0; k < unlisted.size(); ++k) values[unlisted[k]] = rest[k];
     // An odometer over the listed values: pick[k] indexes listed[k].
     std::vector<size_t> pick(listed.size(), 0);
     while (true) {
-      LabelSet labels;
-      for (const auto& [name, value] : metric.const_labels) {
-        labels.push_back({name, value});
-      }
-      for (size_t k = 0; k < unlisted.size(); ++k) {
-        labels.push_back({unlisted[k], rest[k]});
-      }
       for (size_t k = 0; k < listed.size(); ++k) {
-        labels.push_back({listed[k].first, listed[k].second[pick[k]]});
+        values[listed[k].first] = listed[k].second[pick[k]];
       }
-      std::sort(labels.begin(), labels.end());
-      out.push_back(std::move(labels));
+      out.push_back(SeriesKey(values));
       size_t k = 0;
       while (k < pick.size() && ++pick[k] == listed[k].second.size()) {
         pick[k++] = 0;
@@ -594,11 +607,11 @@ std::vector<LabelSet> ExpectedLabelSets(const MetricConfig& metric,
 
 // Remembers the label sets present now, forgets those not seen within
 // keep_seen_for, and keeps at most about max_series of the most recent.
-void Remember(std::map<LabelSet, SeenLabels::Clock::time_point>& seen,
-              const std::set<LabelSet>& present,
+void Remember(std::map<std::string, SeenLabels::Clock::time_point>& seen,
+              const std::set<std::string>& present,
               std::chrono::milliseconds keep_seen_for, size_t max_series,
               SeenLabels::Clock::time_point now) {
-  for (const LabelSet& labels : present) seen[labels] = now;
+  for (const std::string& key : present) seen[key] = now;
   std::erase_if(seen, [&](const auto& entry) {
     return now - entry.second > keep_seen_for;
   });
@@ -617,16 +630,13 @@ void Remember(std::map<LabelSet, SeenLabels::Clock::time_point>& seen,
 
 }  // namespace
 
-size_t ZeroFill(std::vector<prometheus::MetricFamily>& families,
-                const QueryConfig& query, SeenLabels& memory,
-                SeenLabels::Clock::time_point now,
+size_t ZeroFill(std::vector<GaugeFamily>& families, const QueryConfig& query,
+                SeenLabels& memory, SeenLabels::Clock::time_point now,
                 size_t max_label_value_length) {
   const size_t max_series =
       static_cast<size_t>(std::max<int64_t>(0, query.max_series));
   size_t total = 0;
-  for (const prometheus::MetricFamily& family : families) {
-    total += family.metric.size();
-  }
+  for (const GaugeFamily& family : families) total += family.series.size();
   size_t left_out = 0;
   for (size_t m = 0; m < query.metrics.size() && m < families.size(); ++m) {
     const MetricConfig& metric = query.metrics[m];
@@ -637,44 +647,40 @@ size_t ZeroFill(std::vector<prometheus::MetricFamily>& families,
         (metric.expected_values.empty() && !keep_seen)) {
       continue;
     }
-    prometheus::MetricFamily& family = families[m];
-    std::set<LabelSet> present;
-    for (const prometheus::ClientMetric& series : family.metric) {
-      present.insert(series.label);
+    GaugeFamily& family = families[m];
+    std::set<std::string> present;
+    for (const GaugeFamily::Series& series : family.series) {
+      present.insert(series.key);
     }
-    std::vector<LabelSet> wanted;
+    std::vector<std::string> wanted;
     if (!metric.expected_values.empty()) {
-      wanted = ExpectedLabelSets(metric, family, max_label_value_length);
+      wanted = ExpectedKeys(metric, family, max_label_value_length);
     }
     if (keep_seen) {
       auto& seen = memory.metrics[metric.name];
       Remember(seen, present, metric.keep_seen_for, max_series, now);
-      for (const auto& [labels, when] : seen) wanted.push_back(labels);
+      for (const auto& [key, when] : seen) wanted.push_back(key);
     }
-    for (LabelSet& labels : wanted) {
-      if (!present.insert(labels).second) continue;
+    for (std::string& key : wanted) {
+      if (!present.insert(key).second) continue;
       if (total >= max_series) {
         ++left_out;
         continue;
       }
-      prometheus::ClientMetric series;
-      series.label = std::move(labels);
-      series.gauge.value = 0;
-      family.metric.push_back(std::move(series));
+      family.series.push_back({std::move(key), 0});
       ++total;
     }
   }
   return left_out;
 }
 
-size_t CapSeries(std::vector<prometheus::MetricFamily>& families,
-                 int64_t max_series) {
+size_t CapSeries(std::vector<GaugeFamily>& families, int64_t max_series) {
   size_t left = static_cast<size_t>(std::max<int64_t>(0, max_series));
   size_t dropped = 0;
-  for (prometheus::MetricFamily& family : families) {
-    size_t keep = std::min(left, family.metric.size());
-    dropped += family.metric.size() - keep;
-    family.metric.resize(keep);
+  for (GaugeFamily& family : families) {
+    size_t keep = std::min(left, family.series.size());
+    dropped += family.series.size() - keep;
+    family.series.resize(keep);
     left -= keep;
   }
   return dropped;

@@ -3,8 +3,6 @@
 #ifndef CLOUDAWARE_EXPORTER_SAMPLES_H_
 #define CLOUDAWARE_EXPORTER_SAMPLES_H_
 
-#include <prometheus/metric_family.h>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -13,6 +11,7 @@
 
 #include "exporter/cmdb/query_result.h"
 #include "exporter/config/config.h"
+#include "exporter/pipeline/gauge_family.h"
 
 namespace cloudaware_exporter {
 
@@ -29,8 +28,8 @@ namespace cloudaware_exporter {
 // nested records (CA10__account__r.CA10__accountId__c) for non-aggregate
 // queries, where a null relationship gives "". An aggregate result has it
 // flat under its alias, or under the leaf name (CA10__accountId__c) when the
-// query gave no alias. Constant labels are added to every series; each
-// series' labels are sorted by name. Values: JSON numbers, numeric strings,
+// query gave no alias. Constant labels are added to every series; a
+// family's label names are sorted. Values: JSON numbers, numeric strings,
 // booleans (0/1) and datetimes (as Unix seconds, for freshness queries:
 // 2026-01-01T00:00:00.000+0000, or ISO 8601 with Z or +hh:mm, or a bare date
 // as midnight UTC; a datetime without a zone is rejected); a null value drops
@@ -43,9 +42,9 @@ namespace cloudaware_exporter {
 //
 // Label values longer than max_label_value_length bytes are cut with
 // CapLength.
-std::vector<prometheus::MetricFamily> ToFamilies(
-    const QueryConfig& query, const QueryResult& result,
-    size_t max_label_value_length = 1024);
+std::vector<GaugeFamily> ToFamilies(const QueryConfig& query,
+                                    const QueryResult& result,
+                                    size_t max_label_value_length = 1024);
 
 // ToFamilies one record at a time, for records streamed from the API page
 // by page: each record is folded into the series at once and not kept.
@@ -62,10 +61,13 @@ class SeriesBuilder : public RecordSink {
 
   void Add(nlohmann::json&& record) override { Fold(record); }
   void Fold(const nlohmann::json& record);
+  // Makes room for this many more records' series at once, when the number
+  // is known, rather than growing by copies.
+  void Reserve(size_t records);
   // Records folded so far.
   size_t rows() const { return rows_; }
   // Call once, after the last record.
-  std::vector<prometheus::MetricFamily> Finish(int64_t total_size);
+  std::vector<GaugeFamily> Finish(int64_t total_size);
 
  private:
   struct Metric;
@@ -80,14 +82,13 @@ class SeriesBuilder : public RecordSink {
 // hash collision), so series do not merge.
 std::string CapLength(std::string value, size_t max_length);
 
-// What keep_seen_for remembers of one query: per metric, every label set
-// (sorted by name, as in a series) seen in a successful run, and when it was
-// last seen. The poller keeps one per query and hands it to ZeroFill; a
-// reload starts with an empty one.
+// What keep_seen_for remembers of one query: per metric, the key of every
+// label set seen in a successful run (GaugeFamily::Series::key, in the
+// metric's label order), and when it was last seen. The poller keeps one per
+// query and hands it to ZeroFill; a reload starts with an empty one.
 struct SeenLabels {
   using Clock = std::chrono::steady_clock;
-  using LabelSet = std::vector<prometheus::ClientMetric::Label>;
-  std::map<std::string, std::map<LabelSet, Clock::time_point>> metrics;
+  std::map<std::string, std::map<std::string, Clock::time_point>> metrics;
 };
 
 // Adds a 0 series for each label set a metric's expected_values or
@@ -108,15 +109,13 @@ struct SeenLabels {
 // Values are cut with CapLength. Series are only added while the query has
 // fewer than query.max_series in all, so a filled 0 never displaces a
 // series of the result; returns how many were left out for that.
-size_t ZeroFill(std::vector<prometheus::MetricFamily>& families,
-                const QueryConfig& query, SeenLabels& memory,
-                SeenLabels::Clock::time_point now,
+size_t ZeroFill(std::vector<GaugeFamily>& families, const QueryConfig& query,
+                SeenLabels& memory, SeenLabels::Clock::time_point now,
                 size_t max_label_value_length = 1024);
 
 // Keeps the first max_series series over all families, in order; returns
 // how many it dropped.
-size_t CapSeries(std::vector<prometheus::MetricFamily>& families,
-                 int64_t max_series);
+size_t CapSeries(std::vector<GaugeFamily>& families, int64_t max_series);
 
 }  // namespace cloudaware_exporter
 

@@ -3,8 +3,6 @@
 // query response body ({"totalSize": ..., "records": [...]}); a few fixed
 // queries, shaped like those of the example config, read it. CmdbError is
 // the expected answer to records that do not fit a query.
-#include <prometheus/text_serializer.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +14,7 @@
 
 #include "exporter/cmdb/cmdb_client.h"
 #include "exporter/config/config.h"
+#include "exporter/pipeline/gauge_family.h"
 #include "exporter/pipeline/samples.h"
 
 namespace cloudaware_exporter {
@@ -81,36 +80,37 @@ const std::vector<QueryConfig>& Queries() {
 // the text format rely on.
 void Check(const QueryConfig& query, const QueryResult& result,
            size_t max_length) {
-  std::vector<prometheus::MetricFamily> families =
-      ToFamilies(query, result, max_length);
+  std::vector<GaugeFamily> families = ToFamilies(query, result, max_length);
   if (families.size() != query.metrics.size()) __builtin_trap();
   size_t real = 0;
-  for (const auto& family : families) real += family.metric.size();
+  for (const auto& family : families) real += family.series.size();
   SeenLabels memory;
   const size_t left_out =
       ZeroFill(families, query, memory, SeenLabels::Clock::now(), max_length);
   size_t before = 0;
   for (size_t i = 0; i < families.size(); ++i) {
     const MetricConfig& metric = query.metrics[i];
-    const prometheus::MetricFamily& family = families[i];
+    const GaugeFamily& family = families[i];
     if (family.name != metric.name) __builtin_trap();
-    if (metric.value.empty() && (family.metric.size() != 1 ||
-                                 family.metric[0].gauge.value !=
-                                     static_cast<double>(result.total_size))) {
+    if (metric.value.empty() &&
+        (family.series.size() != 1 ||
+         family.series[0].value != static_cast<double>(result.total_size))) {
       __builtin_trap();
     }
-    for (const prometheus::ClientMetric& series : family.metric) {
-      const auto& labels = series.label;
-      if (labels.size() != metric.labels.size() * !metric.value.empty() +
-                               metric.const_labels.size() ||
-          !std::is_sorted(labels.begin(), labels.end())) {
-        __builtin_trap();
-      }
-      for (const auto& label : labels) {
-        if (label.value.size() > max_length) __builtin_trap();
+    const auto& names = family.label_names;
+    if (names.size() != metric.labels.size() * !metric.value.empty() +
+                            metric.const_labels.size() ||
+        !std::is_sorted(names.begin(), names.end())) {
+      __builtin_trap();
+    }
+    for (const GaugeFamily::Series& series : family.series) {
+      const auto values = LabelValues(series.key);
+      if (values.size() != names.size()) __builtin_trap();
+      for (const auto& value : values) {
+        if (value.size() > max_length) __builtin_trap();
       }
     }
-    before += family.metric.size();
+    before += family.series.size();
   }
 
   // Fills only take room the result left.
@@ -120,13 +120,16 @@ void Check(const QueryConfig& query, const QueryResult& result,
   }
   size_t dropped = CapSeries(families, query.max_series);
   size_t after = 0;
-  for (const auto& family : families) after += family.metric.size();
+  for (const auto& family : families) after += family.series.size();
   if (after + dropped != before ||
       after != std::min(before, static_cast<size_t>(query.max_series))) {
     __builtin_trap();
   }
-  std::string text = prometheus::TextSerializer().Serialize(families);
-  if (after > 0 && text.empty()) __builtin_trap();
+  for (const GaugeFamily& family : families) {
+    if (!family.series.empty() && RenderText(family).text.empty()) {
+      __builtin_trap();
+    }
+  }
 }
 
 }  // namespace
