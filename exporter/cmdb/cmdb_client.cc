@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "exporter/base/backoff.h"
 #include "exporter/base/log.h"
 #include "exporter/cmdb/api_outcome.h"
 #include "exporter/cmdb/http_client.h"
@@ -373,9 +374,9 @@ std::string CmdbClient::Call(const std::string& endpoint,
       bool transient =
           e.code() == "network" || e.code() == "timeout" || e.status() >= 500;
       if (!transient || retry >= options_.max_retries) throw;
-      auto ceiling = std::min<std::chrono::milliseconds>(
-          options_.max_backoff,
-          options_.min_backoff * (int64_t{1} << std::min(retry, 20)));
+      // Full jitter: workers that failed together do not retry together.
+      const auto ceiling =
+          Backoff(options_.min_backoff, options_.max_backoff, retry);
       std::chrono::milliseconds wait(
           std::uniform_int_distribution<int64_t>(0, ceiling.count())(rng));
       LogDebug("retrying API request",

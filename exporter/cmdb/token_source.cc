@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "exporter/base/backoff.h"
 #include "exporter/base/file_util.h"
 #include "exporter/base/log.h"
 #include "exporter/cmdb/api_outcome.h"
@@ -282,12 +283,8 @@ void TokenSource::Fail(const std::string& result, const std::string& message,
   metrics_.SetTokenValid(false);
   ReportOutcome(metrics_, TokenFailureOutcome(result));
   ++failures_;
-  auto backoff = options_.min_backoff * (1LL << std::min(failures_ - 1, 20));
-  retry_at_ =
-      Clock::now() +
-      std::min<std::chrono::milliseconds>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
-          options_.max_backoff);
+  retry_at_ = Clock::now() + Backoff(options_.min_backoff, options_.max_backoff,
+                                     failures_ - 1);
   last_error_ = message;
   last_failure_ = TokenFailure{result, message, hint};
   last_failure_wall_ = std::chrono::system_clock::now();

@@ -302,6 +302,21 @@ bool Poller::Record(size_t i, QueryOutcome outcome, SeriesBuilder& series_of,
     s.rows = rows;
     s.series = series;
     s.last_error.clear();
+  } else {
+    s.last_error = code + ": " + message;
+  }
+  LogChangeLocked(s, code, message, rows, series, dropped);
+  if (!ok) DropIfStaleLocked(s, Clock::now());
+  return ok;
+}
+
+// Logs a run only when it changes what the log last said of the query, so
+// that a query failing every minute for a day logs once, not 1,440 times.
+void Poller::LogChangeLocked(State& s, const std::string& code,
+                             const std::string& message, size_t rows,
+                             size_t series, size_t dropped) {
+  const QueryConfig& q = *s.config;
+  if (code.empty()) {
     if ((dropped > 0) != s.dropping) {
       if (dropped > 0) {
         LogWarn("dropped series over max_series",
@@ -325,27 +340,21 @@ bool Poller::Record(size_t i, QueryOutcome outcome, SeriesBuilder& series_of,
       }
       s.last_logged = "ok";
     }
-  } else {
-    s.last_error = code + ": " + message;
-    if (s.last_logged != code && code == "truncated") {
-      LogWarn(
-          "query failed",
-          {{"query", q.name},
-           {"error", code},
-           {"err", message},
-           {"hint",
-            "the API returns at most 2,000 groups: group by fewer or "
-            "coarser fields, split the query with WHERE, or add a HAVING"}});
-      s.last_logged = code;
-    } else if (s.last_logged != code) {
-      // The token source already logged why there is no token, once.
-      Log(code == "auth" ? LogLevel::kDebug : LogLevel::kWarn, "query failed",
-          {{"query", q.name}, {"error", code}, {"err", message}});
-      s.last_logged = code;
-    }
-    DropIfStaleLocked(s, Clock::now());
+  } else if (s.last_logged != code && code == "truncated") {
+    LogWarn("query failed",
+            {{"query", q.name},
+             {"error", code},
+             {"err", message},
+             {"hint",
+              "the API returns at most 2,000 groups: group by fewer or "
+              "coarser fields, split the query with WHERE, or add a HAVING"}});
+    s.last_logged = code;
+  } else if (s.last_logged != code) {
+    // The token source already logged why there is no token, once.
+    Log(code == "auth" ? LogLevel::kDebug : LogLevel::kWarn, "query failed",
+        {{"query", q.name}, {"error", code}, {"err", message}});
+    s.last_logged = code;
   }
-  return ok;
 }
 
 void Poller::DropIfStaleLocked(State& s, Clock::time_point now) {

@@ -103,6 +103,10 @@ class Poller {
   bool Record(size_t i, QueryOutcome outcome, SeriesBuilder& series_of,
               Clock::time_point start, WallTime wall_start);
   void DropIfStaleLocked(State& s, Clock::time_point now);
+  // With mu_ held, after a run was recorded in s; code is empty on success.
+  void LogChangeLocked(State& s, const std::string& code,
+                       const std::string& message, size_t rows, size_t series,
+                       size_t dropped);
   // Publishes the stored result of s's query, if there is one younger than
   // stale_after; returns whether it did.
   bool Restore(State& s);
