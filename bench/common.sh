@@ -1,4 +1,4 @@
-# Shared by bench/scrape.sh and bench/startup.sh (bash); sourced, not run.
+# Shared by the bench scripts (bash); sourced, not run.
 
 # A zombie still answers kill -0, so look at the process state.
 running() {
@@ -30,6 +30,27 @@ stop_all() {
   done
   for pid in "$@"; do kill -9 "$pid" 2>/dev/null; done
   wait 2>/dev/null
+}
+
+# bench_workdir NAME PID_VAR...: $work, a new directory removed at exit
+# (kept with BENCH_KEEP=1), and an exit trap that stops the processes whose
+# pids the named variables hold by then.
+bench_workdir() {
+  work=$(mktemp -d "/tmp/bench-$1.XXXXXX")
+  shift
+  bench_pid_vars="$*"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+  set +e
+  local pids="" var
+  for var in $bench_pid_vars; do pids="$pids ${!var:-}"; done
+  # shellcheck disable=SC2086
+  stop_all $pids
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+  return 0
 }
 
 # build_targets BUILD_DIR LOG TARGET...: a Release build of what is missing

@@ -22,17 +22,8 @@ for n in $sizes; do
 done
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 
-work=$(mktemp -d /tmp/bench-poll.XXXXXX)
+bench_workdir poll sim_pid
 sim_pid=""
-cleanup() {
-  set +e
-  # shellcheck disable=SC2086
-  stop_all $sim_pid
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-  return 0
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 build_targets "$build" "$work/build.log" cmdb_simulator cloudaware_exporter
 exporter_bin=$PWD/$build/exporter/cloudaware_exporter

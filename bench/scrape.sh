@@ -28,20 +28,11 @@ for p in wrk nginx curl gzip cmake awk; do
   command -v "$p" >/dev/null || { echo "$p is missing: run deploy/install-deps.sh --bench" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/bench-scrape.XXXXXX)
+bench_workdir scrape exporter_pid exposer_pid nginx_pid sim_pid
 # nginx workers drop to an unprivileged user when started as root.
 chmod 755 "$work"
 
 sim_pid="" exporter_pid="" nginx_pid="" exposer_pid=""
-cleanup() {
-  set +e
-  # shellcheck disable=SC2086
-  stop_all $exporter_pid $exposer_pid $nginx_pid $sim_pid
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-  return 0
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 build_targets "$build" "$work/build.log" cmdb_simulator cloudaware_exporter exposer_bench
 exporter_bin=$PWD/$build/exporter/cloudaware_exporter

@@ -29,17 +29,8 @@ for p in python3 wrk curl cmake openssl git; do
   command -v "$p" >/dev/null || { echo "$p is missing: run deploy/install-deps.sh --bench" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/bench-slow.XXXXXX)
+bench_workdir slow plain_pid tls_pid sim_pid
 sim_pid="" plain_pid="" tls_pid=""
-cleanup() {
-  set +e
-  # shellcheck disable=SC2086
-  stop_all $plain_pid $tls_pid $sim_pid
-  rm -rf "$work"
-  return 0
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 build_targets "$build" "$work/build.log" cmdb_simulator cloudaware_exporter
 declare -A exporter_bin=([new]=$PWD/$build/exporter/cloudaware_exporter)

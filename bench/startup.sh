@@ -33,17 +33,8 @@ for p in curl openssl cmake awk; do
   command -v "$p" >/dev/null || { echo "$p is missing: run deploy/install-deps.sh --bench" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/bench-startup.XXXXXX)
+bench_workdir startup exporter_pid sim_pid
 sim_pid="" exporter_pid=""
-cleanup() {
-  set +e
-  # shellcheck disable=SC2086
-  stop_all $exporter_pid $sim_pid
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-  return 0
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 build_targets "$build" "$work/build.log" cmdb_simulator cloudaware_exporter
 exporter_bin=$PWD/$build/exporter/cloudaware_exporter
