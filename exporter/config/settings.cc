@@ -22,6 +22,16 @@ YAML::Emitter& operator<<(YAML::Emitter& out, const Escaped& value) {
   return out << value.text;
 }
 
+std::string ListWithOr(const std::vector<std::string_view>& items,
+                       std::string_view quote) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += i + 1 == items.size() ? " or " : ", ";
+    out.append(quote).append(items[i]).append(quote);
+  }
+  return out;
+}
+
 std::string FormatShare(double share) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%g%%", share * 100);

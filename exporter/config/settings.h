@@ -1,7 +1,7 @@
 // Tables of a config section's scalar settings. A row names a key and says
 // how its value is read and checked, how the dump (RedactedYaml) writes it,
 // and how README's reference describes it, so that a setting is written
-// down once. config.cc holds the tables; they are built on first use,
+// down once. config_settings.cc holds the tables; they are built on first use,
 // never changed afterwards, and may be read from any thread.
 #ifndef CLOUDAWARE_EXPORTER_SETTINGS_H_
 #define CLOUDAWARE_EXPORTER_SETTINGS_H_
@@ -62,14 +62,14 @@ std::vector<std::string_view> Keys(const Settings<T>& table) {
   return keys;
 }
 
+// "a, b or c", each item between quotes (none, or "`" for Markdown).
+std::string ListWithOr(const std::vector<std::string_view>& items,
+                       std::string_view quote = "");
+
 // "a, b or c", for a message that lists the keys.
 template <typename T>
 std::string KeyList(const Settings<T>& table) {
-  std::string out;
-  for (size_t i = 0; i < table.size(); ++i) {
-    out += (i == 0 ? "" : i + 1 == table.size() ? " or " : ", ") + table[i].key;
-  }
-  return out;
+  return ListWithOr(Keys(table));
 }
 
 // Reads, in table order, every row that has its own read and is present.
@@ -181,15 +181,8 @@ template <typename T, typename M>
 Setting<T> ChoiceSetting(std::string key, M T::*m,
                          std::vector<std::string_view> choices,
                          std::string description) {
-  std::string type;
-  for (size_t i = 0; i < choices.size(); ++i) {
-    type += (i == 0                    ? "`"
-             : i + 1 == choices.size() ? " or `"
-                                       : ", `") +
-            std::string(choices[i]) + "`";
-  }
   return {key,
-          type,
+          ListWithOr(choices, "`"),
           std::string(choices[static_cast<size_t>(T{}.*m)]),
           std::move(description),
           [m, choices](const YamlReader& r, const YamlReader::Item& v, T& t) {
